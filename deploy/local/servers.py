@@ -27,13 +27,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Protocol, Self
 
 import psutil
 
 __all__ = [
     "EmbeddedNats",
     "EmbeddedPostgres",
+    "NatsEndpoint",
+    "PostgresEndpoint",
     "ServerStartError",
     "free_port",
     "nats_reachable",
@@ -49,6 +51,30 @@ DATABASE_NAME = "clusterbridge"
 SUPERUSER = "postgres"
 _DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = 'clusterbridge'"
 _CREATE_DATABASE_SQL = 'CREATE DATABASE "clusterbridge"'
+
+
+class PostgresEndpoint(Protocol):
+    """What users of a PostgreSQL may rely on, embedded or not."""
+
+    @property
+    def url(self) -> str: ...  # postgresql+asyncpg://user@host:port/clusterbridge
+
+
+class NatsEndpoint(Protocol):
+    """A NATS server with JetStream; stop/start/restart keep its port and stream store.
+
+    Test fixtures hand out this shape for external servers too, whose start/stop
+    skip the test instead.
+    """
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def restart(self) -> None: ...
 
 
 class ServerStartError(RuntimeError):

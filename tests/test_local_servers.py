@@ -1,0 +1,106 @@
+"""The embedded servers the suite and `make run` stand on behave like real ones."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js.api import StreamConfig
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from deploy.local.servers import EmbeddedPostgres, NatsEndpoint, PostgresEndpoint, free_port
+
+
+async def scalar(url: str, sql: str) -> object:
+    """One statement on a fresh asyncpg connection (through SQLAlchemy, which is typed)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql))
+            return result.scalar() if result.returns_rows else None
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def private_postgres_dir() -> Iterator[Path]:
+    # mkdtemp rather than tmp_path: see the `postgres` fixture in conftest.
+    root = Path(tempfile.mkdtemp(prefix="cb-test-pg-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_postgres_accepts_a_query(postgres: PostgresEndpoint) -> None:
+    assert await scalar(postgres.url, "SELECT 1") == 1
+    assert await scalar(postgres.url, "SELECT current_database()") == "clusterbridge"
+    assert await scalar(postgres.url, "SHOW server_encoding") == "UTF8"
+
+
+async def test_postgres_data_survives_stop_and_start(private_postgres_dir: Path) -> None:
+    server = EmbeddedPostgres(private_postgres_dir / "data", free_port(), fast=True)
+    try:
+        server.start()
+        await scalar(server.url, "CREATE TABLE survivor (name text)")
+        await scalar(server.url, "INSERT INTO survivor VALUES ('still here')")
+        first_pid = server.pid
+        server.stop()
+        assert not server.is_running()
+
+        # A crash leaves postmaster.pid behind; a dead pid in it must not block start.
+        (server.data_dir / "postmaster.pid").write_text("999999\n")
+        server.start()
+        assert server.pid != first_pid
+        assert await scalar(server.url, "SELECT name FROM survivor") == "still here"
+    finally:
+        server.stop()
+
+
+async def test_nats_jetstream_accepts_a_publish(nats_server: NatsEndpoint) -> None:
+    stream = f"T{uuid.uuid4().hex[:12].upper()}"
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream.lower()}.>"]))
+        ack = await js.publish(f"{stream.lower()}.hello", b"{}", headers={"Nats-Msg-Id": "m1"})
+        assert ack.stream == stream
+        assert ack.seq == 1
+        # The same Nats-Msg-Id again is recognised as a duplicate, not stored twice.
+        again = await js.publish(f"{stream.lower()}.hello", b"{}", headers={"Nats-Msg-Id": "m1"})
+        assert again.duplicate
+        await js.delete_stream(stream)
+    finally:
+        await nc.close()
+
+
+async def test_nats_restart_on_same_port_keeps_stream_data(nats_server: NatsEndpoint) -> None:
+    stream = f"T{uuid.uuid4().hex[:12].upper()}"
+    subject = f"{stream.lower()}.kept"
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream.lower()}.>"]))
+        await js.publish(subject, b"before restart")
+    finally:
+        await nc.close()
+
+    nats_server.restart()
+
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        assert info.state.messages == 1
+        msg = await js.get_msg(stream, seq=1)
+        assert msg.data == b"before restart"
+        await js.delete_stream(stream)
+    finally:
+        await nc.close()
