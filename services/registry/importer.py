@@ -1,0 +1,341 @@
+"""Bulk import of cluster profiles from JSON Lines or CSV, streamed, idempotent.
+
+The body is read as it arrives and processed in batches, so memory stays flat whatever
+the file size. Each batch commits in its own transaction with its outbox events; a row
+is matched on (tenant, external_id), so running the same file twice updates, never
+duplicates. Every refused row is reported with its line and the field at fault.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.registry import profiles
+from services.registry.models import Cluster, ImportJob, Tenant
+from services.registry.repository import ClusterRepository
+from services.registry.schemas import ClusterFields
+from shared.db.session import scope_to_tenant
+from shared.problems import Problem
+
+BATCH_ROWS = 500
+MAX_REPORTED_ERRORS = 1000
+MAX_LINE_BYTES = 1_000_000
+
+LIST_COLUMNS = (
+    "languages", "ecosystems", "nace_codes", "competences",
+    "technologies", "offers", "needs", "target_countries",
+)  # fmt: skip
+MEMBER_COLUMNS = {
+    "members_smes": "smes",
+    "members_large_firms": "large_firms",
+    "members_research_education": "research_education",
+    "members_other": "other",
+}
+CSV_COLUMNS = frozenset(
+    {"name", "country", "region", "city", "website", "description", "contact_email",
+     "external_id", "label_level", "label_valid_until", *LIST_COLUMNS, *MEMBER_COLUMNS}
+)  # fmt: skip
+
+
+@dataclass
+class RowError:
+    line: int
+    external_id: str | None
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "external_id": self.external_id,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Tally:
+    rows_seen: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def refuse(self, err: RowError) -> None:
+        self.refused += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(err)
+
+
+async def _lines(body: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, str]]:
+    """Decoded lines with their 1-based numbers, newline kept (CSV needs it)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    pending = ""
+    number = 0
+    async for chunk in body:
+        try:
+            pending += decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise Problem(400, f"The file is not UTF-8 (after line {number}).") from exc
+        while (cut := pending.find("\n")) >= 0:
+            number += 1
+            yield number, pending[: cut + 1]
+            pending = pending[cut + 1 :]
+        if len(pending) > MAX_LINE_BYTES:
+            raise Problem(413, f"Line {number + 1} is longer than {MAX_LINE_BYTES} bytes.")
+    try:
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "The file is not UTF-8 (at its end).") from exc
+    if pending:
+        yield number + 1, pending
+
+
+def _error_from_validation(line: int, ext: str | None, exc: ValidationError) -> RowError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    return RowError(line, ext, loc or None, str(first.get("msg", "invalid")))
+
+
+def _jsonl_row(line: int, text: str) -> tuple[dict[str, Any] | None, RowError | None]:
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return None, RowError(line, None, None, f"not valid JSON: {exc}")
+    if not isinstance(obj, dict):
+        return None, RowError(line, None, None, "each line must be a JSON object")
+    return obj, None
+
+
+def _csv_record(header: list[str], values: list[str]) -> dict[str, Any]:
+    raw = dict(zip(header, values, strict=False))
+    out: dict[str, Any] = {}
+    members: dict[str, Any] = {}
+    label: dict[str, Any] = {}
+    for key, value in raw.items():
+        value = value.strip()
+        if key in LIST_COLUMNS:
+            out[key] = [v.strip() for v in value.split(";") if v.strip()]
+        elif key in MEMBER_COLUMNS:
+            if value:
+                members[MEMBER_COLUMNS[key]] = value
+        elif key == "label_level":
+            if value:
+                label["level"] = value
+        elif key == "label_valid_until":
+            if value:
+                label["valid_until"] = value
+        elif value:
+            out[key] = value
+    if members:
+        out["members"] = members
+    if label:
+        out["label"] = label
+    return out
+
+
+async def _csv_rows(
+    lines: AsyncIterator[tuple[int, str]],
+) -> AsyncIterator[tuple[int, dict[str, Any] | None, RowError | None]]:
+    header: list[str] | None = None
+    buffered: list[str] = []
+    start_line = 0
+    quotes = 0
+
+    def parse(chunk: list[str], first_line: int) -> Iterator[tuple[int, list[str]]]:
+        reader = csv.reader(chunk)
+        for values in reader:
+            # csv counts physical lines consumed; a quoted newline spans several.
+            yield first_line + reader.line_num - 1, values
+
+    async for number, text in lines:
+        if not buffered:
+            start_line = number
+        buffered.append(text)
+        quotes += text.count('"')
+        if quotes % 2:  # inside a quoted field that goes on on the next line
+            continue
+        chunk, buffered, quotes = buffered, [], 0
+        for line_no, values in parse(chunk, start_line):
+            if not any(v.strip() for v in values):
+                continue
+            if header is None:
+                header = [h.strip().lower() for h in values]
+                unknown = [h for h in header if h not in CSV_COLUMNS]
+                if unknown or "name" not in header or "country" not in header:
+                    raise Problem(
+                        422,
+                        "The CSV header must name columns among: "
+                        + ", ".join(sorted(CSV_COLUMNS))
+                        + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                        + "; name and country are required.",
+                        field="header",
+                    )
+                continue
+            if len(values) != len(header):
+                yield (
+                    line_no,
+                    None,
+                    RowError(
+                        line_no, None, None, f"expected {len(header)} columns, found {len(values)}"
+                    ),
+                )
+                continue
+            yield line_no, _csv_record(header, values), None
+    if buffered:
+        yield start_line, None, RowError(start_line, None, None, "unterminated quoted field")
+    if header is None:
+        raise Problem(422, "The CSV file has no header row.", field="header")
+
+
+async def _jsonl_rows(
+    lines: AsyncIterator[tuple[int, str]],
+) -> AsyncIterator[tuple[int, dict[str, Any] | None, RowError | None]]:
+    async for number, text in lines:
+        if not text.strip():
+            continue
+        obj, err = _jsonl_row(number, text)
+        yield number, obj, err
+
+
+class Importer:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tenant: Tenant,
+        fmt: str,
+        scope: str,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.tenant = tenant
+        self.fmt = fmt
+        self.scope = scope  # the tenant setting for RLS: the caller's tenant or '*'
+        self.tally = Tally()
+        self.job_id = uuid.uuid4()
+        self.woke_relay = False
+
+    async def _begin_job(self) -> None:
+        async with self.sessionmaker() as s, s.begin():
+            await scope_to_tenant(s, self.scope)
+            s.add(
+                ImportJob(
+                    id=self.job_id,
+                    tenant=self.tenant.code,
+                    format=self.fmt,
+                    status="running",
+                    rows_seen=0,
+                    created=0,
+                    updated=0,
+                    unchanged=0,
+                    refused=0,
+                    errors=[],
+                )
+            )
+
+    async def _save_progress(self, s: AsyncSession, status: str = "running") -> None:
+        t = self.tally
+        await s.execute(
+            update(ImportJob)
+            .where(ImportJob.id == self.job_id)
+            .values(
+                status=status,
+                rows_seen=t.rows_seen,
+                created=t.created,
+                updated=t.updated,
+                unchanged=t.unchanged,
+                refused=t.refused,
+                errors=[e.as_dict() for e in t.errors],
+                finished_at=datetime.now(UTC) if status != "running" else None,
+            )
+        )
+
+    async def _store_batch(self, batch: list[tuple[int, ClusterFields]]) -> None:
+        async with self.sessionmaker() as s, s.begin():
+            await scope_to_tenant(s, self.scope)
+            repo = ClusterRepository(s)
+            ext_ids = list({f.external_id for _, f in batch if f.external_id})
+            existing = await repo.by_external_ids(self.tenant.code, ext_ids)
+            touched: dict[str, Cluster] = {}
+            for line, fields in batch:
+                ext = fields.external_id
+                assert ext is not None
+                current = touched.get(ext) or existing.get(ext)
+                try:
+                    if current is None:
+                        cluster = profiles.new_cluster(self.tenant, fields)
+                        repo.add(cluster)
+                        self.tally.created += 1
+                        touched[ext] = cluster
+                        continue
+                    changes = fields.model_dump(exclude={"tenant"}, mode="python")
+                    if profiles.apply_changes(self.tenant, current, changes):
+                        if ext in existing and ext not in touched:
+                            self.tally.updated += 1
+                        touched[ext] = current
+                    else:
+                        self.tally.unchanged += 1
+                except Problem as exc:
+                    self.tally.refuse(RowError(line, ext, exc.field, exc.detail))
+            await s.flush()
+            for cluster in touched.values():
+                profiles.announce_upsert(s, cluster)
+            await self._save_progress(s)
+
+    async def run(self, body: AsyncIterator[bytes]) -> uuid.UUID:
+        await self._begin_job()
+        rows = _csv_rows(_lines(body)) if self.fmt == "csv" else _jsonl_rows(_lines(body))
+        batch: list[tuple[int, ClusterFields]] = []
+        try:
+            async for line, record, error in rows:
+                self.tally.rows_seen += 1
+                if error is not None:
+                    self.tally.refuse(error)
+                    continue
+                assert record is not None
+                ext = (
+                    record.get("external_id")
+                    if isinstance(record.get("external_id"), str)
+                    else None
+                )
+                try:
+                    fields = ClusterFields.model_validate(record)
+                except ValidationError as exc:
+                    self.tally.refuse(_error_from_validation(line, ext, exc))
+                    continue
+                if not fields.external_id:
+                    self.tally.refuse(
+                        RowError(line, None, "external_id", "required for bulk import")
+                    )
+                    continue
+                batch.append((line, fields))
+                if len(batch) >= BATCH_ROWS:
+                    await self._store_batch(batch)
+                    batch = []
+            if batch:
+                await self._store_batch(batch)
+        except Problem as exc:
+            await self._finish(
+                "failed", RowError(self.tally.rows_seen, None, exc.field, exc.detail)
+            )
+            raise
+        await self._finish("done")
+        return self.job_id
+
+    async def _finish(self, status: str, fatal: RowError | None = None) -> None:
+        if fatal is not None:
+            self.tally.errors.append(fatal)
+        async with self.sessionmaker() as s, s.begin():
+            await scope_to_tenant(s, self.scope)
+            await self._save_progress(s, status)

@@ -1,0 +1,4 @@
+from services.registry.models import Base
+from shared.db.alembic_env import run
+
+run(Base.metadata)

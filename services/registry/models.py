@@ -1,0 +1,96 @@
+"""Registry tables: tenants, cluster profiles, import jobs, outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db.base import service_metadata
+from shared.messaging.outbox import OutboxMixin
+
+SCHEMA = "registry"
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata(SCHEMA)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    countries: Mapped[list[str]] = mapped_column(ARRAY(String(2)))
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Cluster(Base):
+    __tablename__ = "clusters"
+    __table_args__ = (UniqueConstraint("tenant", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.code"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    region: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(200))
+    website: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list)
+    ecosystems: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    nace_codes: Mapped[list[str]] = mapped_column(ARRAY(String(16)), default=list)
+    competences: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    technologies: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    offers: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    needs: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    target_countries: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list)
+    members_smes: Mapped[int] = mapped_column(Integer, default=0)
+    members_large_firms: Mapped[int] = mapped_column(Integer, default=0)
+    members_research_education: Mapped[int] = mapped_column(Integer, default=0)
+    members_other: Mapped[int] = mapped_column(Integer, default=0)
+    label_level: Mapped[str] = mapped_column(String(8), default="none")
+    label_valid_until: Mapped[date | None] = mapped_column(Date)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ImportJob(Base):
+    __tablename__ = "imports"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(16), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))  # running, done, failed
+    rows_seen: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, object]]] = mapped_column(JSONB, default=list)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Outbox(OutboxMixin, Base):
+    __tablename__ = "outbox"

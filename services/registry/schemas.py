@@ -1,0 +1,223 @@
+"""Request and response models of the registry API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    field_validator,
+)
+
+from shared.taxonomy import ECOSYSTEMS, LabelLevel
+from shared.validation import CountryCode, LanguageCode, Line, LongText, ShortText
+
+
+def _ecosystem(value: str) -> str:
+    code = value.strip().lower()
+    if code not in ECOSYSTEMS:
+        raise ValueError(f"'{value}' is not one of the 14 ecosystems: {', '.join(ECOSYSTEMS)}")
+    return code
+
+
+def _nace(value: str) -> str:
+    # NACE Rev. 2: a section letter, or a code like "29", "29.1", "29.10".
+    import re
+
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-U]|\d{2}(\.\d{1,2})?", code):
+        raise ValueError(f"'{value}' is not a NACE Rev. 2 code (e.g. C, 29, 29.10)")
+    return code
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+Ecosystem = Annotated[str, AfterValidator(_ecosystem)]
+NaceCode = Annotated[str, AfterValidator(_nace)]
+Phrases = Annotated[list[ShortText], Field(max_length=100), AfterValidator(_unique)]
+Countries = Annotated[list[CountryCode], Field(max_length=250), AfterValidator(_unique)]
+
+
+class Members(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    smes: int = Field(default=0, ge=0, le=1_000_000)
+    large_firms: int = Field(default=0, ge=0, le=1_000_000)
+    research_education: int = Field(default=0, ge=0, le=1_000_000)
+    other: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: LabelLevel = LabelLevel.NONE
+    valid_until: date | None = None
+
+
+class ClusterFields(BaseModel):
+    """Fields a client may set; shared by create and (all optional) patch."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Line
+    country: CountryCode
+    region: Line | None = None
+    city: Line | None = None
+    website: HttpUrl | None = None
+    description: LongText = ""
+    languages: Annotated[list[LanguageCode], Field(max_length=30), AfterValidator(_unique)] = []
+    ecosystems: Annotated[list[Ecosystem], Field(max_length=14), AfterValidator(_unique)] = []
+    nace_codes: Annotated[list[NaceCode], Field(max_length=50), AfterValidator(_unique)] = []
+    competences: Phrases = []
+    technologies: Phrases = []
+    offers: Phrases = []
+    needs: Phrases = []
+    target_countries: Countries = []
+    members: Members = Members()
+    label: Label = Label()
+    contact_email: EmailStr | None = Field(
+        default=None, description="Private: shown only to the owning tenant."
+    )
+    external_id: Line | None = Field(
+        default=None, description="The agency's own id; bulk imports update by it."
+    )
+
+    @field_validator("website")
+    @classmethod
+    def _http_only(cls, v: HttpUrl | None) -> HttpUrl | None:
+        if v is not None and v.scheme not in ("http", "https"):
+            raise ValueError("must be an http or https URL")
+        return v
+
+
+class ClusterCreate(ClusterFields):
+    tenant: str | None = Field(
+        default=None,
+        description="Defaults to the caller's tenant; only an operator may name another.",
+        max_length=16,
+    )
+
+
+class ClusterPatch(BaseModel):
+    """JSON merge-patch style: fields present are replaced; null clears optional ones."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Line | None = None
+    country: CountryCode | None = None
+    region: Line | None = None
+    city: Line | None = None
+    website: HttpUrl | None = None
+    description: LongText | None = None
+    languages: Annotated[list[LanguageCode], Field(max_length=30)] | None = None
+    ecosystems: Annotated[list[Ecosystem], Field(max_length=14)] | None = None
+    nace_codes: Annotated[list[NaceCode], Field(max_length=50)] | None = None
+    competences: Phrases | None = None
+    technologies: Phrases | None = None
+    offers: Phrases | None = None
+    needs: Phrases | None = None
+    target_countries: Countries | None = None
+    members: Members | None = None
+    label: Label | None = None
+    contact_email: EmailStr | None = None
+    external_id: Line | None = None
+    verified: bool | None = None
+
+
+class ClusterOut(BaseModel):
+    id: uuid.UUID
+    tenant: str
+    external_id: str | None
+    name: str
+    country: str
+    region: str | None
+    city: str | None
+    website: str | None
+    description: str
+    languages: list[str]
+    ecosystems: list[str]
+    nace_codes: list[str]
+    competences: list[str]
+    technologies: list[str]
+    offers: list[str]
+    needs: list[str]
+    target_countries: list[str]
+    members: Members
+    label: Label
+    verified: bool
+    contact_email: str | None = Field(
+        default=None, description="Present only when the caller's tenant owns the profile."
+    )
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClusterPage(BaseModel):
+    items: list[ClusterOut]
+    next_cursor: str | None
+
+
+class TenantOut(BaseModel):
+    code: str
+    name: str
+    countries: list[str]
+    timezone: str
+    language: str
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")]
+    name: Line
+    countries: Annotated[list[CountryCode], Field(min_length=1, max_length=250)]
+    timezone: Line
+    language: LanguageCode
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"'{v}' is not an IANA time zone") from exc
+        return v
+
+
+class ImportRowError(BaseModel):
+    line: int
+    external_id: str | None
+    field: str | None
+    message: str
+
+
+class ImportReport(BaseModel):
+    id: uuid.UUID
+    tenant: str
+    format: str
+    status: str
+    rows_seen: int
+    created: int
+    updated: int
+    unchanged: int
+    refused: int
+    errors: list[ImportRowError]
+    errors_truncated: bool = False
+    started_at: datetime
+    finished_at: datetime | None

@@ -1,0 +1,112 @@
+"""The app factory every service uses: one place for logging, middleware, problems,
+probes, metrics, database and NATS wiring."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.db.engine import create_engine, create_sessionmaker
+from shared.logging import configure_logging
+from shared.messaging.outbox import OutboxMixin, OutboxRelay
+from shared.messaging.streams import connect, ensure_stream
+from shared.middleware import PlatformMiddleware
+from shared.problems import install_problem_handlers, problem_response
+from shared.runtime import Runtime
+from shared.settings import ServiceSettings
+
+Hook = Callable[[Runtime], Awaitable[None]]
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    outbox: type[OutboxMixin] | None = None,
+    own_stream: str | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    description: str = "",
+    require_internal_token: bool = True,
+    large_body_paths: dict[str, int] | None = None,
+) -> FastAPI:
+    configure_logging(name, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings, application_name=f"clusterbridge-{name}")
+        rt = Runtime(
+            name=name, settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine)
+        )
+        app.state.runtime = rt
+        rt.nc = await connect(settings.nats_url, name=f"clusterbridge-{name}")
+        rt.js = rt.nc.jetstream()
+        if own_stream:
+            await ensure_stream(rt.js, own_stream)
+        if outbox is not None:
+            rt.relay = OutboxRelay(
+                name, outbox, rt.sessionmaker, rt.js, poll_seconds=settings.outbox_poll_seconds
+            )
+            if settings.run_workers:
+                rt.start("outbox-relay", rt.relay.run())
+        for hook in on_startup:
+            await hook(rt)
+        try:
+            yield
+        finally:
+            await rt.stop_tasks()
+            for hook in on_shutdown:
+                await hook(rt)
+            if rt.nc is not None and not rt.nc.is_closed:
+                await rt.nc.drain()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(
+        PlatformMiddleware,
+        service=name,
+        max_body_bytes=settings.max_body_bytes,
+        internal_token=settings.internal_token if require_internal_token else None,
+        large_body_paths=large_body_paths or {},
+    )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        rt: Runtime = request.app.state.runtime
+        problems = await rt.check()
+        if problems:
+            return problem_response(
+                503, "Not ready: " + ", ".join(f"{k} ({v})" for k, v in problems.items())
+            )
+        body: dict[str, Any] = {"status": "ready", "service": name}
+        info = rt.extras.get("readiness_info")
+        if callable(info):
+            body.update(info())
+        return JSONResponse(body)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

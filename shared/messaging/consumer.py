@@ -1,0 +1,119 @@
+"""Durable JetStream pull consumers that apply each event at most once.
+
+The handler runs inside a database transaction together with the inbox claim; the
+message is acked only after the commit. A failure naks with a delay; after
+`max_deliver` attempts JetStream stops redelivering (the message stays in the stream
+for inspection). A message that cannot be parsed is terminated at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.messaging.envelope import Envelope
+from shared.messaging.inbox import InboxMixin, claim
+
+_log = structlog.get_logger("consumer")
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+CONSUMED = Counter("clusterbridge_events_consumed_total", "Events handled", ["consumer", "outcome"])
+CONSUMER_LAG = Gauge(
+    "clusterbridge_consumer_pending", "Messages waiting for this consumer", ["consumer"]
+)
+
+
+class DurableConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        stream: str,
+        subject: str,
+        js: JetStreamContext,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        inbox: type[InboxMixin],
+        handler: Handler,
+        max_deliver: int = 8,
+        batch: int = 100,
+        on_committed: Callable[[list[Envelope]], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.stream = stream
+        self.subject = subject
+        self.js = js
+        self.sessionmaker = sessionmaker
+        self.inbox = inbox
+        self.handler = handler
+        self.max_deliver = max_deliver
+        self.batch = batch
+        self.on_committed = on_committed
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def subscribe(self) -> None:
+        # Creates the durable consumer on first use, binds to it afterwards.
+        config = ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.max_deliver,
+            ack_wait=30,
+        )
+        self._sub = await self.js.pull_subscribe(
+            self.subject, durable=self.name, stream=self.stream, config=config
+        )
+
+    async def handle(self, msg: Msg) -> str:
+        try:
+            envelope = Envelope.from_bytes(msg.data)
+        except ValidationError:
+            await msg.term()
+            return "poison"
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                fresh = await claim(session, self.inbox, self.name, envelope.id)
+                if fresh:
+                    await self.handler(session, envelope)
+        except Exception as exc:
+            _log.warning("event handling failed", consumer=self.name, error=repr(exc))
+            await msg.nak(delay=1.0)
+            return "failed"
+        await msg.ack()
+        if fresh and self.on_committed is not None:
+            self.on_committed([envelope])
+        return "applied" if fresh else "duplicate"
+
+    async def poll_once(self, timeout: float = 1.0) -> int:
+        """Fetch and handle one batch; returns how many messages were handled."""
+        assert self._sub is not None, "subscribe() first"
+        try:
+            msgs = await self._sub.fetch(self.batch, timeout=timeout)
+        except (NatsTimeoutError, TimeoutError):
+            return 0
+        for msg in msgs:
+            outcome = await self.handle(msg)
+            CONSUMED.labels(self.name, outcome).inc()
+        return len(msgs)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if self._sub is None:
+                    await self.subscribe()
+                await self.poll_once(timeout=5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("consumer loop error; retrying", consumer=self.name, error=repr(exc))
+                self._sub = None
+                await asyncio.sleep(1.0)

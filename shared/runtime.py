@@ -1,0 +1,97 @@
+"""What a running service holds: settings, database, NATS, background workers.
+
+Built in the app's lifespan, kept on `app.state.runtime`, torn down on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db.session import ANY_TENANT, scope_to_tenant
+from shared.identity import CallerDep
+from shared.messaging.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+_log = structlog.get_logger("runtime")
+
+ReadinessCheck = Callable[[], Awaitable[str | None]]  # None when ready, else why not
+
+
+@dataclass
+class Runtime:
+    name: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    nc: NATS | None = None
+    js: JetStreamContext | None = None
+    relay: OutboxRelay | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro, name=f"{self.name}:{name}")
+        task.add_done_callback(_report_crash)
+        self.tasks.append(task)
+
+    async def stop_tasks(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    async def check(self) -> dict[str, str]:
+        """Problems by component; empty when ready."""
+        problems: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            problems["database"] = type(exc).__name__
+        if self.nc is not None and not self.nc.is_connected:
+            problems["nats"] = "disconnected"
+        for name, fn in self.readiness.items():
+            why = await fn()
+            if why:
+                problems[name] = why
+        return problems
+
+
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("background task died", task=task.get_name(), error=repr(task.exception()))
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+async def db_session(rt: RuntimeDep, caller: CallerDep) -> AsyncIterator[AsyncSession]:
+    """The request's transaction, scoped to the caller's tenant (operators: any).
+
+    Commits when the handler returns, rolls back when it raises. Services never commit.
+    """
+    async with rt.sessionmaker() as session:
+        async with session.begin():
+            await scope_to_tenant(session, ANY_TENANT if caller.is_admin else caller.tenant)
+            yield session
+        if session.info.pop("wrote_events", False) and rt.relay is not None:
+            rt.relay.wake()
+
+
+SessionDep = Annotated[AsyncSession, Depends(db_session)]

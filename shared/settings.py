@@ -1,0 +1,37 @@
+"""Typed settings read from the environment, the same variables for every way of running."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_TOKEN = "change-me-internal-token"  # noqa: S105 - a known placeholder, refused in production
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares; a service subclasses it to add its own."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/clusterbridge"
+    nats_url: str = "nats://127.0.0.1:4229"
+    internal_token: str = PLACEHOLDER_TOKEN
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    # Bodies above this are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Outbox relay: how often it looks for rows nobody woke it up for (other replicas).
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # Start the background workers (relay, consumers). Tests turn them off to drive them by hand.
+    run_workers: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+        if self.environment == "production" and self.internal_token == PLACEHOLDER_TOKEN:
+            raise ValueError("INTERNAL_TOKEN must be set to a real secret in production")
+        return self
