@@ -32,6 +32,7 @@ from typing import IO, Protocol, Self
 import psutil
 
 __all__ = [
+    "ChildProcess",
     "EmbeddedNats",
     "EmbeddedPostgres",
     "NatsEndpoint",
@@ -41,6 +42,7 @@ __all__ = [
     "nats_reachable",
     "nats_server_binary",
     "postgres_bin_dir",
+    "wait_until",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -175,7 +177,7 @@ def _http_ok(host: str, port: int, path: str, timeout: float = 1.0) -> bool:
         conn.close()
 
 
-def _wait_until(
+def wait_until(
     ready: Callable[[], bool],
     *,
     timeout: float,
@@ -199,14 +201,18 @@ def _wait_until(
         delay = min(delay * 2, 0.25)
 
 
-class _ChildProcess:
-    """A server binary run as a child, with its output appended to a log file."""
+class ChildProcess:
+    """A program run as a child in its own session, output appended to a log file.
+
+    The child gets a signal when we die (Linux), so nothing outlives a crashed parent.
+    """
 
     def __init__(self, name: str, log_path: Path) -> None:
         self.name = name
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._signalled = False
 
     @property
     def pid(self) -> int | None:
@@ -214,6 +220,11 @@ class _ChildProcess:
 
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit status once the child has exited (negative: killed by that signal)."""
+        return None if self._proc is None else self._proc.poll()
 
     def spawn(
         self,
@@ -225,6 +236,7 @@ class _ChildProcess:
     ) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self._signalled = False
         try:
             self._proc = subprocess.Popen(
                 list(argv),
@@ -246,13 +258,23 @@ class _ChildProcess:
             self._close_log()
             raise
 
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Ask the child to stop without waiting (to stop several in parallel)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(sig)
+            self._signalled = True
+
     def stop(self, sig: signal.Signals, timeout: float) -> None:
+        """Signal (unless `send_signal()` already did), wait, kill at the deadline."""
         proc = self._proc
         if proc is None:
             return
         try:
             if proc.poll() is None:
-                proc.send_signal(sig)
+                # Never twice: a second SIGTERM/SIGINT makes uvicorn and PostgreSQL
+                # skip their graceful shutdown.
+                if not self._signalled:
+                    proc.send_signal(sig)
                 try:
                     proc.wait(timeout)
                 except subprocess.TimeoutExpired:
@@ -341,7 +363,7 @@ class EmbeddedPostgres:
         self._extra_settings = dict(settings or {})
         self._bin = postgres_bin_dir()
         self._user = PG_SYSTEM_USER if os.geteuid() == 0 else None
-        self._process = _ChildProcess("postgres", self.log_path)
+        self._process = ChildProcess("postgres", self.log_path)
         self._socket_dir: Path | None = None
 
     # -- public API
@@ -379,7 +401,7 @@ class EmbeddedPostgres:
             env=self._child_env(),
         )
         try:
-            _wait_until(
+            wait_until(
                 self._accepting,
                 timeout=self.start_timeout,
                 alive=self.is_running,
@@ -604,7 +626,7 @@ class EmbeddedNats:
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
         self.start_timeout = start_timeout
         self._binary = nats_server_binary()
-        self._process = _ChildProcess("nats-server", self.log_path)
+        self._process = ChildProcess("nats-server", self.log_path)
 
     @property
     def url(self) -> str:
@@ -643,7 +665,7 @@ class EmbeddedNats:
             argv += ["-m", str(self.monitor_port)]
         self._process.spawn(argv, death_signal=signal.SIGTERM)
         try:
-            _wait_until(
+            wait_until(
                 self._ready,
                 timeout=self.start_timeout,
                 alive=self.is_running,
