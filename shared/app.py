@@ -4,6 +4,7 @@ probes, metrics, database and NATS wiring."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,8 +37,13 @@ def create_service_app(
     description: str = "",
     require_internal_token: bool = True,
     large_body_paths: dict[str, int] | None = None,
+    default_probes: bool = True,
+    inner_middleware: Sequence[type] = (),
+    openapi_url: str = "/openapi.json",
 ) -> FastAPI:
     configure_logging(name, settings.log_level)
+    # One line per upstream call would drown the logs; failures are logged where handled.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,9 +80,13 @@ def create_service_app(
         version="1.0.0",
         lifespan=lifespan,
         docs_url=None,
+        openapi_url=openapi_url,
         redoc_url=None,
     )
     install_problem_handlers(app)
+    # Added first, so they sit inside the platform middleware (request id, limits).
+    for middleware in inner_middleware:
+        app.add_middleware(middleware)  # type: ignore[arg-type]
     app.add_middleware(
         PlatformMiddleware,
         service=name,
@@ -85,9 +95,11 @@ def create_service_app(
         large_body_paths=large_body_paths or {},
     )
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": name}
+    if default_probes:
+
+        @app.get("/healthz", include_in_schema=False)
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": name}
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:

@@ -1,0 +1,40 @@
+"""Which service answers which public path, and which scopes open it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.identity import ADMIN_SCOPE
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    service: str
+    scope_family: str  # a caller needs at least one scope of this family (or admin)
+
+    def matches(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/v1/clusters", "registry", "registry"),
+    Route("/v1/tenants", "registry", "registry"),
+    Route("/v1/imports", "registry", "registry"),
+    Route("/v1/matching", "matching", "matching"),
+    Route("/v1/events", "events", "events"),
+)
+
+
+def route_for(path: str, available: frozenset[str]) -> Route | None:
+    for route in ROUTES:
+        if route.service in available and route.matches(path):
+            return route
+    return None
+
+
+def may_use(scopes: frozenset[str], route: Route) -> bool:
+    if ADMIN_SCOPE in scopes:
+        return True
+    family = route.scope_family + ":"
+    return any(s.startswith(family) for s in scopes)
