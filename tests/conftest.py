@@ -85,3 +85,73 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsEndpoi
         yield server
     finally:
         server.stop()
+
+
+# =============================================================================
+# 2. The platform: migrated database, services served in-process, API keys
+# =============================================================================
+
+import asyncio  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
+
+from services.gateway.clients import AGENCY_SCOPES, create_client  # noqa: E402
+from services.gateway.main import GatewaySettings  # noqa: E402
+from services.gateway.main import create_app as create_gateway  # noqa: E402
+from services.registry.main import RegistrySettings  # noqa: E402
+from services.registry.main import create_app as create_registry  # noqa: E402
+from shared.db.engine import create_sessionmaker  # noqa: E402
+from shared.db.migrations import upgrade_all  # noqa: E402
+from tests.harness import INTERNAL_TOKEN, Platform, serve  # noqa: E402
+
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+# Keys the tests use: one agency per tenant they need, an operator, and a read-only key.
+TEST_CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "operator": ("eu", ("admin",)),
+    "eu": ("eu", AGENCY_SCOPES),
+    "jp": ("jp", AGENCY_SCOPES),
+    "br": ("br", AGENCY_SCOPES),
+    "kr": ("kr", AGENCY_SCOPES),
+    "jp_readonly": ("jp", ("registry:read", "matching:read", "events:read")),
+}
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres: PostgresEndpoint) -> str:
+    await asyncio.to_thread(upgrade_all, postgres.url)
+    return postgres.url
+
+
+@pytest.fixture(scope="session")
+async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterator[Platform]:
+    common: dict[str, object] = {
+        "database_url": database_url,
+        "nats_url": nats_server.url,
+        "internal_token": INTERNAL_TOKEN,
+        "environment": "test",
+        "outbox_poll_seconds": 0.2,
+    }
+    p = Platform(database_url=database_url, nats_url=nats_server.url)
+    p.services["registry"] = await serve("registry", create_registry(RegistrySettings(**common)))
+    p.services["gateway"] = await serve(
+        "gateway",
+        create_gateway(
+            GatewaySettings(
+                **common,
+                registry_url=p.url("registry"),
+                rate_per_second=10_000,
+                rate_burst=10_000,
+            )
+        ),
+    )
+    engine = create_async_engine(database_url)
+    async with create_sessionmaker(engine)() as s, s.begin():
+        for who, (tenant, scopes) in TEST_CLIENTS.items():
+            _, key = await create_client(s, tenant=tenant, name=f"test {who}", scopes=scopes)
+            p.keys[who] = key
+    await engine.dispose()
+    try:
+        yield p
+    finally:
+        for service in reversed(list(p.services.values())):
+            await service.stop()

@@ -156,12 +156,25 @@ async def list_clusters(
     return json_response({"items": [present(c, caller) for c in rows], "next_cursor": next_cursor})
 
 
-async def _load(session: SessionDep, cluster_id: uuid.UUID, *, lock: bool = False) -> Cluster:
-    repo = ClusterRepository(session)
-    cluster = await (repo.get_for_update(cluster_id) if lock else repo.get(cluster_id))
+async def _load(session: SessionDep, cluster_id: uuid.UUID) -> Cluster:
+    cluster = await ClusterRepository(session).get(cluster_id)
     if cluster is None:
         raise not_found("cluster")
     return cluster
+
+
+async def _load_for_change(session: SessionDep, cluster_id: uuid.UUID, caller: Caller) -> Cluster:
+    """The cluster, locked for update, once we know the caller may change it.
+
+    Row-level security hides other tenants' rows from FOR UPDATE, so the tenant check
+    comes first, on the plain read, to answer 403 rather than a misleading 404.
+    """
+    cluster = await _load(session, cluster_id)
+    _writable(cluster, caller)
+    locked = await ClusterRepository(session).get_for_update(cluster_id)
+    if locked is None:
+        raise not_found("cluster")
+    return locked
 
 
 def _writable(cluster: Cluster, caller: Caller) -> None:
@@ -204,8 +217,7 @@ async def patch_cluster(
     session: SessionDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    cluster = await _load(session, cluster_id, lock=True)
-    _writable(cluster, caller)
+    cluster = await _load_for_change(session, cluster_id, caller)
     if not if_match:
         raise Problem(
             428, "Send If-Match with the ETag you read, so no change is lost.",
@@ -238,8 +250,7 @@ async def delete_cluster(
     session: SessionDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    cluster = await _load(session, cluster_id, lock=True)
-    _writable(cluster, caller)
+    cluster = await _load_for_change(session, cluster_id, caller)
     if (
         if_match
         and if_match.strip() != "*"

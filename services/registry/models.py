@@ -6,7 +6,6 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
-    ARRAY,
     Boolean,
     Date,
     DateTime,
@@ -17,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.base import service_metadata
