@@ -42,6 +42,7 @@ __all__ = [
     "nats_reachable",
     "nats_server_binary",
     "postgres_bin_dir",
+    "tail",
     "wait_until",
 ]
 
@@ -150,7 +151,8 @@ def _parent_death_hook(sig: signal.Signals) -> Callable[[], None] | None:
     return hook
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file, for error messages."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
@@ -192,10 +194,10 @@ def wait_until(
         if ready():
             return
         if not alive():
-            raise ServerStartError(f"{what} exited during start-up; log {log}:\n{_tail(log)}")
+            raise ServerStartError(f"{what} exited during start-up; log {log}:\n{tail(log)}")
         if time.monotonic() > deadline:
             raise ServerStartError(
-                f"{what} not ready after {timeout:.0f}s; log {log}:\n{_tail(log)}"
+                f"{what} not ready after {timeout:.0f}s; log {log}:\n{tail(log)}"
             )
         time.sleep(delay)  # pacing the poll, bounded by the deadline above
         delay = min(delay * 2, 0.25)
@@ -236,6 +238,10 @@ class ChildProcess:
     ) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        # Logs are appended across starts; a banner shows where this run begins.
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self._log.write(f"\n----- {self.name} starting {stamp} -----\n".encode())
+        self._log.flush()
         self._signalled = False
         try:
             self._proc = subprocess.Popen(
@@ -483,7 +489,7 @@ class EmbeddedPostgres:
                 timeout=180,
             )
         if result.returncode != 0:
-            raise ServerStartError(f"initdb failed; log {self.log_path}:\n{_tail(self.log_path)}")
+            raise ServerStartError(f"initdb failed; log {self.log_path}:\n{tail(self.log_path)}")
 
     def _clear_stale_pid_file(self) -> None:
         """Remove postmaster.pid left by a crash, refuse if a live server owns the data.

@@ -37,6 +37,7 @@ from deploy.local.servers import (
     EmbeddedPostgres,
     ServerStartError,
     nats_reachable,
+    tail,
     wait_until,
 )
 
@@ -160,11 +161,17 @@ def _write_secret(path: Path, value: str) -> None:
 # --------------------------------------------------------------------------- health
 
 
-def http_healthy(url: str, timeout: float = 2.0) -> bool:
+def http_health(url: str, timeout: float = 2.0) -> httpx.Response | None:
+    """The service's /healthz answer, or None when nothing answers."""
     try:
-        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=timeout)
     except httpx.HTTPError:
-        return False
+        return None
+
+
+def http_healthy(url: str, timeout: float = 2.0) -> bool:
+    answer = http_health(url, timeout)
+    return answer is not None and answer.status_code == 200
 
 
 def postgres_healthy(url: str, timeout: float = 3.0) -> bool:
@@ -442,9 +449,15 @@ class Stack:
         return svc
 
     def _wait_healthy(self, svc: _Service) -> None:
+        """Wait until the service answers /healthz, then report what it says.
+
+        Any answer counts as "up" (uvicorn answers only once start-up finished): the
+        gateway's /healthz aggregates the others and says 503 while one is missing,
+        which is worth a warning, not a stack that refuses to start.
+        """
         try:
             wait_until(
-                lambda: http_healthy(svc.spec.url, timeout=1.0),
+                lambda: http_health(svc.spec.url, timeout=1.0) is not None,
                 timeout=SERVICE_START_TIMEOUT,
                 alive=svc.process.is_running,
                 what=f"{svc.spec.name} on port {svc.spec.port}",
@@ -452,6 +465,15 @@ class Stack:
             )
         except ServerStartError as exc:
             raise StackError(str(exc)) from exc
+        answer = http_health(svc.spec.url)
+        if answer is not None and answer.status_code != 200:
+            try:
+                detail = str(answer.json().get("detail") or answer.text)
+            except ValueError:
+                detail = answer.text
+            self._warn(
+                f"{svc.spec.name} is up but unhealthy ({answer.status_code}): {detail[:200]}"
+            )
 
     def _print_summary(self, gateway_up: bool, operator_key: str | None) -> None:
         c = self.console
@@ -481,8 +503,10 @@ class Stack:
                 if code is not None:
                     self.console.print(
                         f"[red]✗ {svc.spec.name} exited with status {code}; "
-                        f"see {svc.process.log_path}. Shutting down.[/]"
+                        f"end of {svc.process.log_path}:[/]"
                     )
+                    self.console.print(tail(svc.process.log_path, 15), markup=False)
+                    self.console.print("[red]Shutting down.[/]")
                     return 1
             for name, server in (("PostgreSQL", self._postgres), ("NATS", self._nats)):
                 if server is not None and not server.is_running():
