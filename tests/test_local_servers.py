@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import uuid
@@ -9,13 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nats
+import psutil
 import pytest
 from nats.js.api import StreamConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
 
+from deploy.local.cli import app as stack_cli
 from deploy.local.servers import EmbeddedPostgres, NatsEndpoint, PostgresEndpoint, free_port
+from deploy.local.stack import Component, StackState
 
 
 async def scalar(url: str, sql: str) -> object:
@@ -104,3 +109,52 @@ async def test_nats_restart_on_same_port_keeps_stream_data(nats_server: NatsEndp
         await js.delete_stream(stream)
     finally:
         await nc.close()
+
+
+# --- `clusterbridge stack status --json`: the contract tools/fresh-clone-check reads
+
+
+def write_stack_state(data_dir: Path, components: list[Component]) -> None:
+    me = psutil.Process()
+    StackState(
+        supervisor_pid=me.pid,
+        supervisor_create_time=me.create_time(),
+        data_dir=str(data_dir),
+        started_at="2026-01-01T00:00:00+00:00",
+        phase="running",
+        components=components,
+    ).save(data_dir / "stack.json")
+
+
+def test_stack_status_json_reports_each_component_healthy(
+    tmp_path: Path, postgres: PostgresEndpoint, nats_server: NatsEndpoint
+) -> None:
+    write_stack_state(
+        tmp_path,
+        [
+            Component("postgres", "postgres", postgres.url),
+            Component("nats", "nats", nats_server.url),
+        ],
+    )
+    result = CliRunner().invoke(stack_cli, ["status", "--json", "--data-dir", str(tmp_path)])
+    payload = json.loads(result.stdout)
+    assert [(c["name"], c["healthy"]) for c in payload["components"]] == [
+        ("postgres", True),
+        ("nats", True),
+    ]
+    assert all({"name", "pid", "url", "healthy"} <= c.keys() for c in payload["components"])
+    assert result.exit_code == 0
+
+
+def test_stack_status_fails_when_a_component_is_down(tmp_path: Path) -> None:
+    write_stack_state(tmp_path, [Component("gateway", "http", f"http://127.0.0.1:{free_port()}")])
+    result = CliRunner().invoke(stack_cli, ["status", "--json", "--data-dir", str(tmp_path)])
+    payload = json.loads(result.stdout)
+    assert payload["components"][0]["healthy"] is False
+    assert result.exit_code == 1
+
+
+def test_stack_status_without_a_stack_is_empty_and_fails(tmp_path: Path) -> None:
+    result = CliRunner().invoke(stack_cli, ["status", "--json", "--data-dir", str(tmp_path)])
+    assert json.loads(result.stdout)["components"] == []
+    assert result.exit_code == 1
