@@ -10,7 +10,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Touched after a successful install; newer pyproject.toml means "install again".
 STAMP := $(VENV)/.installed-stamp
-PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# PYTHONWARNINGS reaches the build backend too, whose deprecation notices about
+# pyproject metadata would otherwise fill the screen on every install.
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip --quiet --disable-pip-version-check
 # mypy fails on a path that does not exist, and bench/ or tests/ may be empty early on.
 LINT_PATHS := $(wildcard shared services deploy tests bench)
 
