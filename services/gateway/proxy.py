@@ -216,7 +216,7 @@ class GatewayProxy:
                 url,
                 headers=upstream_headers,
                 content=body,
-                timeout=httpx.Timeout(600.0, connect=1.0) if streamed else None,
+                timeout=httpx.Timeout(600.0, connect=1.0) if streamed else httpx.USE_CLIENT_DEFAULT,
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
             await self._fail(state, client, idem_key)

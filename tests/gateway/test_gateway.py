@@ -1,0 +1,261 @@
+"""The gateway as the one public door: keys, scopes, rate limits, idempotency, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from services.gateway.main import GatewaySettings
+from services.gateway.main import create_app as create_gateway
+from tests.harness import INTERNAL_TOKEN, Platform, RunningService, serve
+from tests.registry_helpers import cluster_payload
+
+PROBLEM = "application/problem+json"
+
+
+async def test_missing_malformed_and_unknown_keys_are_401(platform: Platform) -> None:
+    async with httpx.AsyncClient(base_url=platform.gateway_url) as c:
+        for headers in (
+            {},
+            {"authorization": "Basic abc"},
+            {"authorization": "Bearer nonsense"},
+            {"authorization": "Bearer cb_000000000000_" + "x" * 43},
+        ):
+            r = await c.get("/v1/clusters", headers=headers)
+            assert r.status_code == 401, headers
+            assert r.headers["content-type"] == PROBLEM
+            assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_services_refuse_calls_that_bypass_the_gateway(platform: Platform) -> None:
+    async with httpx.AsyncClient(base_url=platform.url("registry")) as c:
+        r = await c.get("/v1/clusters", headers={"x-tenant": "jp", "x-scopes": "admin"})
+        assert r.status_code == 401
+        assert r.json()["type"].endswith("gateway-only")
+        r = await c.get(
+            "/v1/clusters",
+            headers={"x-internal-token": "guess", "x-tenant": "jp", "x-scopes": "admin"},
+        )
+        assert r.status_code == 401
+        assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_identity_headers_sent_by_a_client_are_ignored(platform: Platform) -> None:
+    """A jp key that claims to be the operator of tenant br stays jp with its own scopes."""
+    forged = {"x-tenant": "br", "x-scopes": "admin", "x-internal-token": INTERNAL_TOKEN}
+    async with platform.client("jp") as c:
+        r = await c.post("/v1/clusters", json=cluster_payload("br", tenant="br"), headers=forged)
+        assert r.status_code == 403
+        r = await c.post("/v1/clusters", json=cluster_payload("jp"), headers=forged)
+        assert r.status_code == 201
+        assert r.json()["tenant"] == "jp"
+
+
+async def test_request_id_is_echoed_or_made(platform: Platform) -> None:
+    async with platform.client("jp") as c:
+        r = await c.get("/v1/tenants", headers={"x-request-id": "trace-123"})
+        assert r.headers["x-request-id"] == "trace-123"
+        r = await c.get("/v1/tenants", headers={"x-request-id": "bad id\twith tab"})
+        assert r.headers["x-request-id"] != "bad id\twith tab"
+        assert len(r.headers["x-request-id"]) == 32
+
+
+async def test_operator_creates_and_revokes_clients(platform: Platform) -> None:
+    async with platform.client("operator") as op:
+        r = await op.post(
+            "/v1/clients",
+            json={"tenant": "ma", "name": "Maroc PME", "scopes": ["registry:read"]},
+        )
+        assert r.status_code == 201, r.text
+        created = r.json()
+        key = created["api_key"]
+        assert "api_key" not in (await op.get("/v1/clients", params={"tenant": "ma"})).json()[0]
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, headers={"authorization": f"Bearer {key}"}
+        ) as ma:
+            me = (await ma.get("/v1/me")).json()
+            assert me["tenant"] == "ma"
+            assert (await ma.get("/v1/tenants")).status_code == 200
+            assert (await op.delete(f"/v1/clients/{created['id']}")).status_code == 204
+            assert (await ma.get("/v1/tenants")).status_code == 401
+        for bad in (
+            {"tenant": "zz", "name": "x", "scopes": ["registry:read"]},
+            {"tenant": "ma", "name": "x", "scopes": ["root"]},
+            {"tenant": "ma", "name": "x", "scopes": []},
+            {"tenant": "ma", "name": "x", "scopes": ["registry:read"], "extra": 1},
+        ):
+            r = await op.post("/v1/clients", json=bad)
+            assert r.status_code == 422, bad
+            assert r.headers["content-type"] == PROBLEM
+        assert (await op.delete(f"/v1/clients/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_agencies_cannot_manage_clients(platform: Platform) -> None:
+    async with platform.client("jp") as c:
+        r = await c.post("/v1/clients", json={"tenant": "jp", "name": "mine", "scopes": ["admin"]})
+        assert r.status_code == 403
+        assert (await c.get("/v1/clients")).status_code == 403
+
+
+async def test_idempotency_key_replays_and_refuses_reuse(platform: Platform) -> None:
+    key = f"idem-{uuid.uuid4()}"
+    body = cluster_payload("jp")
+    async with platform.client("jp") as c:
+        first = await c.post("/v1/clusters", json=body, headers={"idempotency-key": key})
+        assert first.status_code == 201
+        again = await c.post("/v1/clusters", json=body, headers={"idempotency-key": key})
+        assert again.status_code == 201
+        assert again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+        other = await c.post(
+            "/v1/clusters", json={**body, "city": "Elsewhere"}, headers={"idempotency-key": key}
+        )
+        assert other.status_code == 422
+        assert other.json()["type"].endswith("idempotency-key-reused")
+        found = await c.get("/v1/clusters", params={"q": body["name"].split()[-1]})
+        assert len(found.json()["items"]) == 1
+    # Keys are per client: another tenant's client using the same key is independent.
+    async with platform.client("br") as c:
+        r = await c.post(
+            "/v1/clusters", json=cluster_payload("br"), headers={"idempotency-key": key}
+        )
+        assert r.status_code == 201
+        assert r.json()["id"] != first.json()["id"]
+
+
+async def test_idempotency_does_not_store_a_failed_attempt(platform: Platform) -> None:
+    key = f"idem-{uuid.uuid4()}"
+    async with platform.client("jp") as c:
+        bad = await c.post(
+            "/v1/clusters", json={"name": "x", "country": "ZZ"}, headers={"idempotency-key": key}
+        )
+        assert bad.status_code == 422
+        # A 4xx is an answer too: the same request replays it.
+        again = await c.post(
+            "/v1/clusters", json={"name": "x", "country": "ZZ"}, headers={"idempotency-key": key}
+        )
+        assert again.status_code == 422
+        assert again.headers.get("idempotent-replayed") == "true"
+
+
+@contextlib.asynccontextmanager
+async def gateway_with(platform: Platform, **overrides: object) -> AsyncIterator[RunningService]:
+    settings = GatewaySettings(
+        database_url=platform.database_url,
+        nats_url=platform.nats_url,
+        internal_token=INTERNAL_TOKEN,
+        environment="test",
+        run_workers=False,
+        **overrides,  # type: ignore[arg-type]
+    )
+    service = await serve("gateway-variant", create_gateway(settings))
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+async def test_rate_limit_answers_429_with_retry_after(platform: Platform) -> None:
+    async with (
+        gateway_with(
+            platform, registry_url=platform.url("registry"), rate_per_second=1, rate_burst=3
+        ) as gw,
+        httpx.AsyncClient(
+            base_url=gw.url, headers={"authorization": f"Bearer {platform.keys['jp']}"}
+        ) as c,
+    ):
+        statuses = []
+        for _ in range(6):
+            r = await c.get("/v1/tenants")
+            statuses.append(r.status_code)
+            if r.status_code == 200:
+                assert int(r.headers["ratelimit-remaining"]) >= 0
+                assert r.headers["ratelimit-limit"] == "3"
+            else:
+                limited = r
+        assert statuses[:3] == [200, 200, 200]
+        assert 429 in statuses[3:]
+        assert limited.headers["content-type"] == PROBLEM
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["ratelimit-remaining"] == "0"
+        # Other clients have their own bucket.
+        r = await c.get("/v1/tenants", headers={"authorization": f"Bearer {platform.keys['br']}"})
+        assert r.status_code == 200
+
+
+async def test_down_service_gives_503_quickly(platform: Platform) -> None:
+    from deploy.local.servers import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with (
+        gateway_with(platform, registry_url=dead) as gw,
+        httpx.AsyncClient(
+            base_url=gw.url, headers={"authorization": f"Bearer {platform.keys['jp']}"}
+        ) as c,
+    ):
+        r = await asyncio.wait_for(c.get("/v1/clusters"), timeout=10)
+        assert r.status_code == 503
+        assert r.headers["content-type"] == PROBLEM
+        assert r.headers["retry-after"]
+        health = await c.get("/healthz")
+        assert health.status_code == 503
+
+
+@pytest.fixture
+async def silent_upstream() -> AsyncIterator[str]:
+    """A partner-like server that accepts connections and never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read(65536)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for w in held:
+            w.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_slow_service_gives_504_not_a_hang(platform: Platform, silent_upstream: str) -> None:
+    async with (
+        gateway_with(platform, registry_url=silent_upstream, upstream_timeout=0.5) as gw,
+        httpx.AsyncClient(
+            base_url=gw.url, headers={"authorization": f"Bearer {platform.keys['jp']}"}
+        ) as c,
+    ):
+        r = await asyncio.wait_for(c.get("/v1/clusters"), timeout=10)
+        assert r.status_code == 504
+        assert r.headers["content-type"] == PROBLEM
+
+
+async def test_merged_openapi_and_docs(platform: Platform) -> None:
+    async with httpx.AsyncClient(base_url=platform.gateway_url) as c:
+        doc = (await c.get("/openapi.json")).json()
+        assert "/v1/clusters" in doc["paths"]
+        assert "/v1/clients" in doc["paths"]
+        assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+        docs = await c.get("/docs")
+        assert docs.status_code == 200
+        assert "swagger" in docs.text.lower()
+        health = (await c.get("/healthz")).json()
+        assert health["services"]["registry"]["status"] == "ok"
+
+
+async def test_unknown_paths_and_methods_are_problems(platform: Platform) -> None:
+    async with platform.client("jp") as c:
+        r = await c.get("/v1/nothing-here")
+        assert r.status_code == 404
+        assert r.headers["content-type"] == PROBLEM
+        r = await c.put("/v1/clusters", json={})
+        assert r.status_code == 405
+        assert r.headers["content-type"] == PROBLEM
