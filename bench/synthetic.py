@@ -6,11 +6,13 @@ batteries" / "recycled battery materials"). Profiles draw competences, technolog
 offers and needs from these concepts, always through a random phrasing, so the same
 thing is rarely written the same way twice.
 
-A *planted pair* (A, B) is made so that A needs two concepts that B offers and B needs
-two concepts that A offers, each side phrased with a different variant than the other
-uses, in two different countries. Background profiles draw from the same concepts, so
-many profiles are one-sided fits for A; only the planted partner is a mutual one (by
-construction, up to chance collisions, which are rare and counted against us).
+A *planted pair* (A, B) is made so that B offers all three things A needs and A offers
+all three things B needs, each concept phrased with a different variant on each side, in
+two different countries. Background profiles draw two needs and two offers (plus, often,
+a cross-cutting one) from the same small concept set, so for any A there are many
+background clusters that fit one or two of its needs, some even both ways, often in
+A's own wording; the planted partner is the one that fits everything both ways. Chance
+background profiles that fit as well exist and count against the engine.
 
 Output is the `registry.cluster.upserted` event data (dicts), deterministic for a seed.
 """
@@ -27,16 +29,44 @@ Concept = tuple[str, ...]
 VOCABULARY: dict[str, list[Concept]] = {
     "mobility-transport-automotive": [
         ("battery recycling", "recycling of spent Li-ion batteries", "recycled battery materials"),
-        ("battery cell manufacturing", "manufacture of lithium-ion cells", "cell production for batteries"),
-        ("battery management systems", "BMS electronics for battery packs", "managing battery state of charge"),
-        ("solid-state batteries", "solid state battery chemistry", "solid electrolytes for next-generation cells"),
-        ("electric vehicle charging", "EV chargers and charging stations", "charging infrastructure for electric cars"),
-        ("electric drivetrains", "e-drive powertrain design", "electrified drive trains and motors"),
-        ("lightweight car bodies", "lightweighting of vehicle structures", "light-weight automotive body parts"),
+        (
+            "battery cell manufacturing",
+            "manufacture of lithium-ion cells",
+            "cell production for batteries",
+        ),
+        (
+            "battery management systems",
+            "BMS electronics for battery packs",
+            "managing battery state of charge",
+        ),
+        (
+            "solid-state batteries",
+            "solid state battery chemistry",
+            "solid electrolytes for next-generation cells",
+        ),
+        (
+            "electric vehicle charging",
+            "EV chargers and charging stations",
+            "charging infrastructure for electric cars",
+        ),
+        (
+            "electric drivetrains",
+            "e-drive powertrain design",
+            "electrified drive trains and motors",
+        ),
+        (
+            "lightweight car bodies",
+            "lightweighting of vehicle structures",
+            "light-weight automotive body parts",
+        ),
         ("autonomous driving", "self-driving vehicle software", "automated driving functions"),
         ("hydrogen fuel cell vehicles", "fuel-cell electric trucks", "hydrogen powered mobility"),
         ("vehicle-to-grid", "bidirectional charging V2G", "grid integration of electric vehicles"),
-        ("automotive supply chain", "tier-1 and tier-2 automotive suppliers", "supplying car manufacturers"),
+        (
+            "automotive supply chain",
+            "tier-1 and tier-2 automotive suppliers",
+            "supplying car manufacturers",
+        ),
         ("railway rolling stock", "rail vehicles and trains", "rolling-stock engineering"),
         ("urban micromobility", "e-scooters and e-bikes", "micro-mobility services in cities"),
         ("battery testing", "testing and certification of batteries", "battery safety tests"),
@@ -44,7 +74,11 @@ VOCABULARY: dict[str, list[Concept]] = {
         ("logistics optimisation", "optimising freight logistics", "optimized transport logistics"),
     ],
     "agri-food": [
-        ("precision farming", "precision agriculture with sensors", "farm data for precise cultivation"),
+        (
+            "precision farming",
+            "precision agriculture with sensors",
+            "farm data for precise cultivation",
+        ),
         ("food processing", "processing of foods", "food-processing lines"),
         ("plant-based proteins", "alternative protein from plants", "plant protein ingredients"),
         ("food packaging", "packaging solutions for food products", "packaged food shelf life"),
@@ -56,7 +90,11 @@ VOCABULARY: dict[str, list[Concept]] = {
         ("fermentation", "fermented foods and precision fermentation", "fermenting microorganisms"),
         ("irrigation systems", "water-saving irrigation", "irrigating crops efficiently"),
         ("agricultural robotics", "farm robots", "robotic harvesting in agriculture"),
-        ("food waste valorisation", "valorising food waste streams", "upcycling of food by-products"),
+        (
+            "food waste valorisation",
+            "valorising food waste streams",
+            "upcycling of food by-products",
+        ),
         ("organic certification", "certified organic produce", "organic farming certification"),
         ("olive oil production", "olive-oil milling", "producing extra virgin olive oils"),
         ("seed breeding", "plant breeding and seeds", "breeding of crop varieties"),
@@ -64,12 +102,20 @@ VOCABULARY: dict[str, list[Concept]] = {
     "health": [
         ("medical imaging", "diagnostic imaging devices", "imaging for medicine"),
         ("clinical trials", "running clinical studies", "clinical trial management"),
-        ("medical device regulation", "MDR regulatory compliance", "regulatory approval of medical devices"),
+        (
+            "medical device regulation",
+            "MDR regulatory compliance",
+            "regulatory approval of medical devices",
+        ),
         ("telemedicine", "remote patient monitoring", "telehealth platforms"),
         ("biopharmaceutical production", "biopharma manufacturing", "production of biologics"),
         ("orthopaedic implants", "orthopedic implant design", "implants for bones and joints"),
         ("in vitro diagnostics", "IVD diagnostic assays", "diagnostic tests in vitro"),
-        ("wearable health sensors", "wearables for health monitoring", "sensor-based health wearables"),
+        (
+            "wearable health sensors",
+            "wearables for health monitoring",
+            "sensor-based health wearables",
+        ),
         ("hospital logistics", "logistics in hospitals", "hospital supply management"),
         ("drug delivery systems", "delivering drugs with nanocarriers", "drug-delivery devices"),
         ("rehabilitation robotics", "robots for rehabilitation", "robotic rehab devices"),
@@ -77,14 +123,26 @@ VOCABULARY: dict[str, list[Concept]] = {
         ("sterilisation", "sterilization of medical equipment", "sterilising instruments"),
         ("ageing well services", "active and healthy ageing", "services for elderly people"),
         ("vaccine development", "developing vaccines", "vaccines research"),
-        ("health data interoperability", "interoperable health records", "HL7 FHIR health data exchange"),
+        (
+            "health data interoperability",
+            "interoperable health records",
+            "HL7 FHIR health data exchange",
+        ),
     ],
     "digital": [
         ("machine learning", "ML models and training", "machine-learning algorithms"),
         ("cybersecurity", "cyber security services", "securing networks against cyber attacks"),
         ("cloud computing", "cloud infrastructure services", "computing in the cloud"),
-        ("computer vision", "image recognition with vision AI", "visual inspection by cameras and AI"),
-        ("natural language processing", "NLP and language technologies", "processing natural languages"),
+        (
+            "computer vision",
+            "image recognition with vision AI",
+            "visual inspection by cameras and AI",
+        ),
+        (
+            "natural language processing",
+            "NLP and language technologies",
+            "processing natural languages",
+        ),
         ("internet of things", "IoT devices and platforms", "connected things and sensors"),
         ("blockchain", "distributed ledger technology", "blockchains for traceability"),
         ("high performance computing", "HPC supercomputing", "high-performance computers"),
@@ -95,20 +153,36 @@ VOCABULARY: dict[str, list[Concept]] = {
         ("software testing", "testing of software quality", "software test automation"),
         ("quantum computing", "quantum computers and algorithms", "quantum technologies"),
         ("e-commerce platforms", "online shops and e-commerce", "commerce platforms online"),
-        ("robotic process automation", "RPA automating business processes", "process automation bots"),
+        (
+            "robotic process automation",
+            "RPA automating business processes",
+            "process automation bots",
+        ),
     ],
     "aerospace-defence": [
         ("satellite manufacturing", "small satellites and cubesats", "manufacture of satellites"),
         ("earth observation", "satellite earth-observation data", "observing the earth from space"),
         ("drones", "unmanned aerial vehicles", "UAV and drone systems"),
-        ("composite aerostructures", "composite materials for aircraft structures", "aerostructure composites"),
+        (
+            "composite aerostructures",
+            "composite materials for aircraft structures",
+            "aerostructure composites",
+        ),
         ("avionics", "avionic systems", "aircraft electronics"),
         ("aircraft maintenance", "MRO maintenance repair overhaul", "maintaining aircraft"),
-        ("additive manufacturing of metal parts", "3D printing of metals", "metal additive manufacturing"),
+        (
+            "additive manufacturing of metal parts",
+            "3D printing of metals",
+            "metal additive manufacturing",
+        ),
         ("space propulsion", "propulsion for spacecraft", "rocket engines"),
         ("satellite navigation", "GNSS navigation", "navigating with Galileo satellites"),
         ("air traffic management", "managing air traffic", "ATM systems for airspace"),
-        ("sustainable aviation fuels", "SAF biofuels for aviation", "sustainable fuels for aircraft"),
+        (
+            "sustainable aviation fuels",
+            "SAF biofuels for aviation",
+            "sustainable fuels for aircraft",
+        ),
         ("radar systems", "radars and sensing", "radar sensor systems"),
         ("flight simulation", "flight simulators", "simulating flights for training"),
         ("non-destructive testing", "NDT inspection", "non destructive inspection of parts"),
@@ -159,17 +233,51 @@ NACE: dict[str, list[str]] = {
 
 # Cross-cutting things any cluster may offer or need: noise shared by every ecosystem.
 GENERIC: list[Concept] = [
-    ("internationalisation support", "support to internationalise SMEs", "internationalization services"),
-    ("access to EU funding", "help with European funding applications", "funding and grants advice"),
+    (
+        "internationalisation support",
+        "support to internationalise SMEs",
+        "internationalization services",
+    ),
+    (
+        "access to EU funding",
+        "help with European funding applications",
+        "funding and grants advice",
+    ),
     ("skills training", "training of skilled workers", "upskilling and reskilling programmes"),
     ("matchmaking events", "B2B matchmaking", "brokerage events for businesses"),
     ("technology transfer", "transfer of technologies from research", "tech-transfer offices"),
     ("test beds and pilot lines", "pilot-line testing facilities", "testbeds for prototypes"),
 ]
 
-EU_COUNTRIES = (
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
-).split()
+EU_COUNTRIES = [
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+]
 OTHER_TENANTS = {"jp": "JP", "in": "IN", "kr": "KR", "br": "BR", "tn": "TN", "ma": "MA"}
 CITIES = ("North", "South", "East", "West", "Central", "Coastal", "Valley", "Metro")
 DESCRIPTION_TEMPLATES = (
@@ -217,6 +325,7 @@ class _Maker:
         offers: list[str] | None = None,
         needs: list[str] | None = None,
         exclude: set[int] | None = None,
+        extras: bool = True,
     ) -> dict[str, Any]:
         rng = self.rng
         self.count += 1
@@ -232,9 +341,9 @@ class _Maker:
         if needs is None:
             others = [i for i in free if i not in own]
             needs = [_phrase(rng, concepts[i]) for i in rng.sample(others, 2)]
-        if rng.random() < 0.4:
+        if extras and rng.random() < 0.4:
             offers = [*offers, _phrase(rng, rng.choice(GENERIC))]
-        if rng.random() < 0.4:
+        if extras and rng.random() < 0.4:
             needs = [*needs, _phrase(rng, rng.choice(GENERIC))]
         ecosystems = [eco]
         if rng.random() < 0.25:
@@ -270,24 +379,37 @@ class _Maker:
         rng = self.rng
         eco = rng.choice(sorted(VOCABULARY))
         concepts = VOCABULARY[eco]
-        a_need, b_need = rng.sample(range(len(concepts)), 4)[:2], []
-        rest = [i for i in range(len(concepts)) if i not in a_need]
-        b_need = rng.sample(rest, 2)
+        picked = rng.sample(range(len(concepts)), 6)
+        a_need, b_need = picked[:3], picked[3:]
         a_country = _country(rng)
         b_country = _country(rng)
         while b_country[1] == a_country[1]:
             b_country = _country(rng)
         # Each side words the shared concept with a different variant than the other side.
         a_needs = [_phrase(rng, concepts[i]) for i in a_need]
-        b_offers = [_phrase(rng, concepts[i], avoid=a) for i, a in zip(a_need, a_needs, strict=True)]
+        b_offers = [
+            _phrase(rng, concepts[i], avoid=a) for i, a in zip(a_need, a_needs, strict=True)
+        ]
         b_needs = [_phrase(rng, concepts[i]) for i in b_need]
-        a_offers = [_phrase(rng, concepts[i], avoid=b) for i, b in zip(b_need, b_needs, strict=True)]
+        a_offers = [
+            _phrase(rng, concepts[i], avoid=b) for i, b in zip(b_need, b_needs, strict=True)
+        ]
         used = set(a_need) | set(b_need)
         a = self.profile(
-            eco=eco, country=a_country, offers=a_offers, needs=a_needs, exclude=used
+            eco=eco,
+            country=a_country,
+            offers=a_offers,
+            needs=a_needs,
+            exclude=used,
+            extras=False,
         )
         b = self.profile(
-            eco=eco, country=b_country, offers=b_offers, needs=b_needs, exclude=used
+            eco=eco,
+            country=b_country,
+            offers=b_offers,
+            needs=b_needs,
+            exclude=used,
+            extras=False,
         )
         return a, b
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import (
     ENGLISH_STOP_WORDS,
@@ -52,7 +53,7 @@ DOMAIN_STOP_WORDS = frozenset(
     }
 )
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | DOMAIN_STOP_WORDS
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # noqa: S105 (a regex, not a secret)
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 
@@ -113,6 +114,34 @@ class Vectors:
     char: sp.csr_matrix
 
 
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    """Vectors of groups of phrases (a field) and of each phrase on its own.
+
+    A group's vector is TF-IDF of the summed counts of its phrases, so fields and phrases
+    live in the same space; `ptr[i]:ptr[i + 1]` are the phrases of group i.
+    """
+
+    groups: Vectors
+    distinct_phrases: Vectors
+    ptr: npt.NDArray[np.int64]
+    # phrase i (in group order) is row phrase_rows[i] of distinct_phrases
+    phrase_rows: npt.NDArray[np.int64]
+
+
+def _distinct(texts: Sequence[str]) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Distinct texts and, for each input text, the index of its distinct copy."""
+    first: dict[str, int] = {}
+    inverse = np.fromiter(
+        (first.setdefault(t, len(first)) for t in texts), dtype=np.int64, count=len(texts)
+    )
+    return list(first), inverse
+
+
+def _ptr(groups: Sequence[Sequence[str]]) -> npt.NDArray[np.int64]:
+    return np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
+
+
 class TextSpace:
     """The fitted pair of TF-IDF spaces shared by every field of every profile."""
 
@@ -129,55 +158,85 @@ class TextSpace:
         # raw uni/bigram column → stemmed term column
         self._stem_map = sp.csr_matrix((0, 0), dtype=np.float32)
         self._unigram_cols = np.zeros(0, dtype=np.int64)
+        self._grams = sp.csr_matrix((0, 0), dtype=np.float32)
         self._raw_vocab: dict[str, int] = {}
-        self.word_terms: list[str] = []
         self.word_vocab: dict[str, int] = {}
         self.fitted = False
 
-    def fit_transform(self, texts: Sequence[str]) -> Vectors:
-        raw = sp.csr_matrix(self._counts.fit_transform(texts))
+    def _fit_counts(self, phrases: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        raw = sp.csr_matrix(self._counts.fit_transform(phrases))
         self._raw_vocab = dict(self._counts.vocabulary_)
         raw_terms = self._counts.get_feature_names_out()
-
         stemmed: dict[str, int] = {}
         target = np.empty(len(raw_terms), dtype=np.int64)
         for i, term in enumerate(raw_terms):
             target[i] = stemmed.setdefault(stem_term(str(term)), len(stemmed))
         self.word_vocab = stemmed
-        self.word_terms = list(stemmed)
         ones = np.ones(len(raw_terms), dtype=np.float32)
         self._stem_map = sp.csr_matrix(
             (ones, (np.arange(len(raw_terms)), target)), shape=(len(raw_terms), len(stemmed))
         )
-        word_counts = sp.csr_matrix(raw @ self._stem_map)
-
         self._unigram_cols = np.array(
             [i for i, t in enumerate(raw_terms) if " " not in t], dtype=np.int64
         )
         unigrams = [str(raw_terms[i]) for i in self._unigram_cols]
-        grams = sp.csr_matrix(self._chars.fit_transform(unigrams))
-        char_counts = sp.csr_matrix(raw[:, self._unigram_cols] @ grams)
+        self._grams = sp.csr_matrix(self._chars.fit_transform(unigrams))
+        word = sp.csr_matrix(raw @ self._stem_map)
+        char = sp.csr_matrix(raw[:, self._unigram_cols] @ self._grams)
+        return word, char
 
-        word = sp.csr_matrix(self._word_idf.fit_transform(word_counts), dtype=np.float32)
-        char = sp.csr_matrix(self._char_idf.fit_transform(char_counts), dtype=np.float32)
-        self.fitted = True
-        return Vectors(word=word, char=char)
+    def _new_counts(self, phrases: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        # Unknown words keep their known char n-grams: a new spelling is not invisible.
+        raw = sp.csr_matrix(self._counts.transform(phrases))
+        word = sp.csr_matrix(raw @ self._stem_map)
+        char = sp.csr_matrix(self._chars.transform([" ".join(content_tokens(t)) for t in phrases]))
+        return word, char
 
-    def transform(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for new texts in the fitted spaces.
+    def _weigh(self, word: sp.csr_matrix, char: sp.csr_matrix) -> Vectors:
+        return Vectors(
+            word=sp.csr_matrix(self._word_idf.transform(word), dtype=np.float32),
+            char=sp.csr_matrix(self._char_idf.transform(char), dtype=np.float32),
+        )
 
-        Words unknown to the fitted vocabulary are lost in the word space but still
-        contribute their known char n-grams, so a new spelling is not invisible.
-        """
+    def _grouped(self, groups: Sequence[Sequence[str]], *, fit: bool) -> Grouped:
+        # Short phrases repeat a lot across clusters ("machine learning"): all the text
+        # work happens once per distinct phrase; groups sum rows of the distinct phrases.
+        ptr = _ptr(groups)
+        distinct, inverse = _distinct([p for g in groups for p in g])
+        if fit:
+            word, char = self._fit_counts(distinct)
+        else:
+            word, char = self._new_counts(distinct)
+        owner = np.repeat(np.arange(len(groups)), np.diff(ptr))
+        agg = sp.csr_matrix(
+            (np.ones(len(inverse), dtype=np.float32), (owner, inverse)),
+            shape=(len(groups), len(distinct)),
+        )
+        gword, gchar = sp.csr_matrix(agg @ word), sp.csr_matrix(agg @ char)
+        if fit:
+            self._word_idf.fit(gword)
+            self._char_idf.fit(gchar)
+            self.fitted = True
+        phrases = self._weigh(word, char)
+        return Grouped(self._weigh(gword, gchar), phrases, ptr, inverse)
+
+    def fit_grouped(self, groups: Sequence[Sequence[str]]) -> Grouped:
+        """Fit vocabulary and IDF (IDF over groups) and vectorise groups and phrases."""
+        return self._grouped(groups, fit=True)
+
+    def transform_grouped(self, groups: Sequence[Sequence[str]]) -> Grouped:
         if not self.fitted:
             raise RuntimeError("TextSpace is not fitted")
-        raw = sp.csr_matrix(self._counts.transform(texts))
-        word_counts = raw @ self._stem_map
-        char_counts = self._chars.transform([" ".join(content_tokens(t)) for t in texts])
-        return Vectors(
-            word=sp.csr_matrix(self._word_idf.transform(word_counts), dtype=np.float32),
-            char=sp.csr_matrix(self._char_idf.transform(char_counts), dtype=np.float32),
-        )
+        return self._grouped(groups, fit=False)
+
+    def transform(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for new free texts (a search query) in the fitted spaces."""
+        return self.transform_grouped([[t] for t in texts]).groups
+
+    @property
+    def char_vocab(self) -> dict[str, int]:
+        vocab: dict[str, int] = self._chars.vocabulary_
+        return vocab
 
     def unknown_word_share(self, texts: Iterable[str]) -> tuple[int, int]:
         """(unknown, total) content words in texts: how far the vocabulary has drifted."""

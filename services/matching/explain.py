@@ -1,0 +1,218 @@
+"""Why two clusters match, phrase by phrase, from their public fields only.
+
+The index scores whole fields as vectors; people want to read "your need X ↔ their offer
+Y". So for the few results shown we pair phrases of the two profiles and keep the best
+pairs. This runs only for the top-k results, so plain Python sets are fast enough.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from shared.taxonomy import ECOSYSTEMS
+
+from .documents import Profile
+from .vectorizer import content_tokens, stem
+
+MIN_PHRASE_SIMILARITY = 0.2
+PAIRS_PER_COMPONENT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One structured reason. Fields name the public profile fields the phrases came from."""
+
+    component: str  # "complementary", "similar", "ecosystems", "nace", "target", "query"
+    your_field: str | None
+    your_text: str | None
+    their_field: str | None
+    their_text: str | None
+    shared_terms: tuple[str, ...]
+    score: float
+    text: str  # human readable
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysed:
+    stems: dict[str, str]  # stem → first surface word
+    grams: frozenset[str]
+
+
+@lru_cache(maxsize=65536)
+def _analyse(phrase: str) -> _Analysed:
+    stems: dict[str, str] = {}
+    grams: set[str] = set()
+    for token in content_tokens(phrase):
+        stems.setdefault(stem(token), token)
+        padded = f" {token} "
+        grams.update(padded[i : i + 4] for i in range(len(padded) - 3))
+    return _Analysed(stems=stems, grams=frozenset(grams))
+
+
+def _score(pa: _Analysed, pb: _Analysed) -> float:
+    if not pa.stems or not pb.stems:
+        return 0.0
+    common = len(pa.stems.keys() & pb.stems.keys())
+    word: float = common / math.sqrt(len(pa.stems) * len(pb.stems))
+    inter = len(pa.grams & pb.grams)
+    char = inter / (len(pa.grams) + len(pb.grams) - inter) if inter else 0.0
+    return 0.5 * word + 0.5 * char
+
+
+def _shared(pa: _Analysed, pb: _Analysed) -> tuple[str, ...]:
+    return tuple(
+        pa.stems[s] if pa.stems[s] == pb.stems[s] else f"{pa.stems[s]}~{pb.stems[s]}"
+        for s in pa.stems
+        if s in pb.stems
+    )
+
+
+def phrase_similarity(a: str, b: str) -> tuple[float, tuple[str, ...]]:
+    """Similarity of two short phrases in [0, 1] and their shared terms ("battery~batteries")."""
+    pa, pb = _analyse(a), _analyse(b)
+    return _score(pa, pb), _shared(pa, pb)
+
+
+Pair = tuple[float, str, str, str, str, tuple[str, ...]]
+
+
+def best_pairs(
+    mine: Sequence[tuple[str, str]], theirs: Sequence[tuple[str, str]], limit: int
+) -> list[Pair]:
+    """Best (score, my_field, my_text, their_field, their_text, shared) phrase pairs,
+    each phrase used at most once so one strong phrase does not fill every slot."""
+    # This loop runs ~50 times per shown match, so shared terms are only worked out for
+    # the pairs that are kept.
+    ours = [(f, t, _analyse(t)) for f, t in mine]
+    others = [(f, t, _analyse(t)) for f, t in theirs]
+    scored = []
+    for mf, mt, ma in ours:
+        for tf, tt, ta in others:
+            score = _score(ma, ta)
+            if score >= MIN_PHRASE_SIMILARITY:
+                scored.append((score, mf, mt, tf, tt, ma, ta))
+    scored.sort(key=lambda r: (-r[0], r[2], r[4]))
+    used_mine: set[str] = set()
+    used_theirs: set[str] = set()
+    out: list[Pair] = []
+    for score, mf, mt, tf, tt, ma, ta in scored:
+        if mt in used_mine or tt in used_theirs:
+            continue
+        used_mine.add(mt)
+        used_theirs.add(tt)
+        out.append((score, mf, mt, tf, tt, _shared(ma, ta)))
+        if len(out) == limit:
+            break
+    return out
+
+
+def _fields(p: Profile, *names: str) -> list[tuple[str, str]]:
+    return [(name, text) for name in names for text in p.phrases(name)]
+
+
+_FIELD_WORD = {
+    "needs": "need",
+    "offers": "offer",
+    "competences": "competence",
+    "technologies": "technology",
+    "description": "description",
+}
+
+
+def _pair_reason(component: str, row: tuple[float, str, str, str, str, tuple[str, ...]]) -> Reason:
+    score, mf, mt, tf, tt, shared = row
+    text = f"your {_FIELD_WORD[mf]} '{mt}' ↔ their {_FIELD_WORD[tf]} '{tt}'"
+    if shared:
+        text += f" (shared: {', '.join(shared)})"
+    return Reason(component, mf, mt, tf, tt, shared, round(score, 4), text)
+
+
+def explain_pair(a: Profile, b: Profile, *, complementary: bool, similar: bool) -> list[Reason]:
+    """Reasons why b suits a, from a's point of view ("your ... their ...")."""
+    reasons: list[Reason] = []
+    if complementary:
+        for row in best_pairs(_fields(a, "needs"), _fields(b, "offers"), PAIRS_PER_COMPONENT):
+            reasons.append(_pair_reason("complementary", row))
+        for row in best_pairs(_fields(a, "offers"), _fields(b, "needs"), PAIRS_PER_COMPONENT):
+            reasons.append(_pair_reason("complementary", row))
+    if similar:
+        cap = ("competences", "technologies")
+        for row in best_pairs(_fields(a, *cap), _fields(b, *cap), PAIRS_PER_COMPONENT):
+            reasons.append(_pair_reason("similar", row))
+    shared_eco = sorted(set(a.ecosystems) & set(b.ecosystems))
+    if shared_eco:
+        labels = tuple(ECOSYSTEMS.get(e, e) for e in shared_eco)
+        reasons.append(
+            Reason(
+                "ecosystems",
+                "ecosystems",
+                None,
+                "ecosystems",
+                None,
+                labels,
+                1.0,
+                f"both in ecosystem {', '.join(labels)}",
+            )
+        )
+    shared_nace = tuple(sorted(set(a.nace_codes) & set(b.nace_codes)))
+    if shared_nace:
+        reasons.append(
+            Reason(
+                "nace",
+                "nace_codes",
+                None,
+                "nace_codes",
+                None,
+                shared_nace,
+                1.0,
+                f"shared NACE activities {', '.join(shared_nace)}",
+            )
+        )
+    if b.country_code in a.target_countries:
+        reasons.append(
+            Reason(
+                "target",
+                "target_countries",
+                b.country_code,
+                "country",
+                b.country_code,
+                (),
+                1.0,
+                f"their country {b.country_code} is one of your target countries",
+            )
+        )
+    if a.country_code in b.target_countries:
+        reasons.append(
+            Reason(
+                "target",
+                "country",
+                a.country_code,
+                "target_countries",
+                a.country_code,
+                (),
+                1.0,
+                f"they target your country {a.country_code}",
+            )
+        )
+    return reasons
+
+
+def explain_query(query: str, b: Profile) -> list[Reason]:
+    """Reasons why b answers a free-text query: its best matching public phrases."""
+    theirs = _fields(b, "competences", "technologies", "offers", "description")
+    scored = []
+    for tf, tt in theirs:
+        score, shared = phrase_similarity(query, tt)
+        if score >= MIN_PHRASE_SIMILARITY:
+            scored.append((score, tf, tt, shared))
+    scored.sort(key=lambda r: (-r[0], r[2]))
+    out: list[Reason] = []
+    for score, tf, tt, shared in scored[:PAIRS_PER_COMPONENT]:
+        text = f"their {_FIELD_WORD[tf]} '{tt}'"
+        if shared:
+            text += f" (shared: {', '.join(shared)})"
+        out.append(Reason("query", None, query, tf, tt, shared, round(score, 4), text))
+    return out
