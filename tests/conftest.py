@@ -93,6 +93,9 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsEndpoi
 
 import asyncio  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from services.gateway.clients import AGENCY_SCOPES, create_client  # noqa: E402
 from services.gateway.main import GatewaySettings  # noqa: E402
@@ -102,8 +105,6 @@ from services.registry.main import create_app as create_registry  # noqa: E402
 from shared.db.engine import create_sessionmaker  # noqa: E402
 from shared.db.migrations import upgrade_all  # noqa: E402
 from tests.harness import INTERNAL_TOKEN, Platform, serve  # noqa: E402
-
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 # Keys the tests use: one agency per tenant they need, an operator, and a read-only key.
 TEST_CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -124,7 +125,7 @@ async def database_url(postgres: PostgresEndpoint) -> str:
 
 @pytest.fixture(scope="session")
 async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterator[Platform]:
-    common: dict[str, object] = {
+    common: dict[str, Any] = {
         "database_url": database_url,
         "nats_url": nats_server.url,
         "internal_token": INTERNAL_TOKEN,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -260,7 +261,7 @@ async def test_unknown_or_malformed_ids_are_4xx(platform: Platform, path: str) -
     ],
     ids=lambda p: next(iter(p)),
 )  # fmt: skip
-async def test_bad_list_parameters_are_4xx(platform: Platform, params: dict[str, object]) -> None:
+async def test_bad_list_parameters_are_4xx(platform: Platform, params: dict[str, Any]) -> None:
     async with platform.client("jp") as c:
         r = await c.get("/v1/clusters", params=params)
     assert 400 <= r.status_code < 500

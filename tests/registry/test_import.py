@@ -169,8 +169,7 @@ async def test_large_streamed_import(platform: Platform) -> None:
     """Many rows through the streamed path (the 50,000-row figure is in bench/)."""
     marker = f"imp{uuid.uuid4().hex[:10]}"
     rows = (
-        orjson.dumps(cluster_payload("kr", external_id=f"{marker}-{i}", description=marker))
-        + b"\n"
+        orjson.dumps(cluster_payload("kr", external_id=f"{marker}-{i}", description=marker)) + b"\n"
         for i in range(1200)
     )
 
