@@ -477,7 +477,12 @@ class MatchIndex:
             return self._to_matches(st, a, scored, limit, m, explain)
 
     def score_pairs(
-        self, cluster_id: str, other_ids: Iterable[str], *, mode: Mode | str = Mode.BALANCED
+        self,
+        cluster_id: str,
+        other_ids: Iterable[str],
+        *,
+        mode: Mode | str = Mode.BALANCED,
+        explain: bool = True,
     ) -> list[Match]:
         """Score given clusters as partners for cluster_id (no filters), best first."""
         m = Mode.parse(mode)
@@ -494,7 +499,7 @@ class MatchIndex:
             if not rows:
                 return []
             scored = self._score_pairs(st, a, np.asarray(rows, dtype=np.int64), m)
-            return self._to_matches(st, a, scored, len(rows), m, True)
+            return self._to_matches(st, a, scored, len(rows), m, explain)
 
     def search(
         self,
