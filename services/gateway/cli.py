@@ -1,0 +1,118 @@
+"""`clusterbridge clients ...`: API clients of partner agencies, for the operator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.gateway.clients import AGENCY_SCOPES, KNOWN_SCOPES, create_client, revoke_client
+from services.gateway.models import ApiClient
+from shared.db.engine import create_sessionmaker
+from shared.settings import ServiceSettings
+
+app = typer.Typer(name="clients", help="API clients and their keys.", no_args_is_help=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="DATABASE_URL", help="Defaults to the local stack's."),
+]
+
+
+def _url(database_url: str | None) -> str:
+    return database_url or ServiceSettings().database_url
+
+
+async def _create(
+    url: str, tenant: str, name: str, scopes: list[str], rate: int | None
+) -> tuple[ApiClient, str]:
+    engine = create_async_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as s, s.begin():
+            return await create_client(
+                s, tenant=tenant, name=name, scopes=scopes, rate_per_second=rate
+            )
+    finally:
+        await engine.dispose()
+
+
+@app.command("create")
+def create(
+    tenant: Annotated[str, typer.Option(help="Tenant code, e.g. jp.")],
+    name: Annotated[str, typer.Option(help="Who holds the key, e.g. 'JETRO partner desk'.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"Repeat for several; default: an agency's ({', '.join(AGENCY_SCOPES)})."
+        ),
+    ] = None,
+    rate_per_second: Annotated[int | None, typer.Option(min=1)] = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an API client; its key is printed once and never stored in clear."""
+    scopes = scope or list(AGENCY_SCOPES)
+    unknown = set(scopes) - KNOWN_SCOPES
+    if unknown:
+        typer.echo(f"unknown scopes: {', '.join(sorted(unknown))}", err=True)
+        raise typer.Exit(2)
+    client, key = asyncio.run(_create(_url(database_url), tenant, name, scopes, rate_per_second))
+    if as_json:
+        typer.echo(json.dumps({"id": str(client.id), "tenant": tenant, "api_key": key}))
+        return
+    typer.echo(f"client {client.id} for tenant {tenant}")
+    typer.echo(f"API key (shown once): {key}")
+
+
+async def _list(url: str, tenant: str | None) -> list[ApiClient]:
+    engine = create_async_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as s:
+            stmt = select(ApiClient).order_by(ApiClient.created_at)
+            if tenant:
+                stmt = stmt.where(ApiClient.tenant == tenant)
+            return list((await s.scalars(stmt)).all())
+    finally:
+        await engine.dispose()
+
+
+@app.command("list")
+def list_clients(
+    tenant: Annotated[str | None, typer.Option()] = None, database_url: DatabaseUrl = None
+) -> None:
+    """API clients with their tenant, scopes and state (never their keys)."""
+    table = Table("id", "tenant", "name", "scopes", "key prefix", "revoked")
+    for c in asyncio.run(_list(_url(database_url), tenant)):
+        table.add_row(str(c.id), c.tenant, c.name, " ".join(c.scopes), c.key_prefix,
+                      c.revoked_at.isoformat() if c.revoked_at else "")  # fmt: skip
+    Console().print(table)
+
+
+async def _revoke(url: str, client_id: uuid.UUID) -> bool:
+    engine = create_async_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as s, s.begin():
+            client = await s.get(ApiClient, client_id)
+            if client is None:
+                return False
+            if client.revoked_at is None:
+                await revoke_client(s, client)
+            return True
+    finally:
+        await engine.dispose()
+
+
+@app.command("revoke")
+def revoke(client_id: uuid.UUID, database_url: DatabaseUrl = None) -> None:
+    """Revoke a client's key (gateways stop accepting it within seconds)."""
+    if not asyncio.run(_revoke(_url(database_url), client_id)):
+        typer.echo(f"no client {client_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {client_id}")
