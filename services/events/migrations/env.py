@@ -1,0 +1,4 @@
+from services.events.models import Base
+from shared.db.alembic_env import run
+
+run(Base.metadata)
