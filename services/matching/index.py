@@ -60,6 +60,9 @@ COMPACT_DEAD_SHARE = 0.10
 HARD_DELTA_CAP = 20000
 
 SEARCH_ECOSYSTEM_BOOST = 0.05
+# Below these, a result is only there because of boosts or n-gram noise: not shown.
+MIN_MATCH_SCORE = 0.05
+MIN_SEARCH_RELEVANCE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,10 +414,18 @@ class MatchIndex:
         return _Scored(rows, np.asarray(total, dtype=np.float32), parts)
 
     def _to_matches(
-        self, st: State, a: Profile, scored: _Scored, limit: int, mode: Mode, explain: bool
+        self,
+        st: State,
+        a: Profile,
+        scored: _Scored,
+        limit: int,
+        mode: Mode,
+        explain: bool,
+        min_score: float = MIN_MATCH_SCORE,
     ) -> list[Match]:
         order = sorted(
-            range(len(scored.rows)), key=lambda i: (-float(scored.total[i]), st.ids[scored.rows[i]])
+            (i for i in range(len(scored.rows)) if scored.total[i] >= min_score),
+            key=lambda i: (-float(scored.total[i]), st.ids[scored.rows[i]]),
         )[:limit]
         out = []
         for i in order:
@@ -499,7 +510,8 @@ class MatchIndex:
             if not rows:
                 return []
             scored = self._score_pairs(st, a, np.asarray(rows, dtype=np.int64), m)
-            return self._to_matches(st, a, scored, len(rows), m, explain)
+            # Explicitly asked-for pairs are all returned, however weak.
+            return self._to_matches(st, a, scored, len(rows), m, explain, min_score=-1.0)
 
     def search(
         self,
@@ -562,13 +574,13 @@ class MatchIndex:
                 SEARCH_ECOSYSTEM_BOOST * ((st.eco[rows] & eco_bits) != 0), dtype=np.float32
             )
             parts["boost"] = np.asarray(LABEL_BOOST_PER_RANK * st.label[rows], dtype=np.float32)
-            total = 0.5 * parts["profile"] + 0.5 * parts["offers"] + parts["ecosystems"]
-            total = np.asarray(total + parts["boost"], dtype=np.float32)
+            relevance = 0.5 * parts["profile"] + 0.5 * parts["offers"]
+            total = np.asarray(relevance + parts["ecosystems"] + parts["boost"], dtype=np.float32)
             order = sorted(range(len(rows)), key=lambda i: (-float(total[i]), st.ids[rows[i]]))
             out = []
             for i in order[:limit]:
-                if total[i] <= 0:
-                    break
+                if relevance[i] < MIN_SEARCH_RELEVANCE:
+                    continue
                 b = self._profiles[st.ids[rows[i]]]
                 out.append(
                     Match(

@@ -34,12 +34,13 @@ def suggest_pairs(
     cluster_ids: Iterable[str],
     limit: int = 20,
     *,
-    mode: Mode | str = Mode.BALANCED,
+    mode: Mode | str = Mode.COMPLEMENTARY,
     exclude_same_country: bool = True,
 ) -> list[PairSuggestion]:
     """Best pairs among cluster_ids, best first; each pair once (a before b in input order).
 
     A pair's score is the mean of both directions: a meeting has to be worth it for both.
+    The default mode is complementary because B2B meetings are for trading partners.
     Unknown ids raise UnknownCluster (the caller gave us a participant we cannot see).
     """
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAIRS:
