@@ -1,0 +1,48 @@
+"""Loading what a route names, with the answers the API promises (404s, locks)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.events.models import Event, MeetingRequest, Participant
+from services.events.repository import EventsRepository
+from services.events.requests import expire_overdue
+from shared.problems import not_found
+
+__all__ = ["MeetingRequest", "event", "expire_if_due", "participant", "request"]
+
+
+async def event(session: AsyncSession, event_id: uuid.UUID, *, lock: bool = False) -> Event:
+    found = await EventsRepository(session).event(event_id, lock=lock)
+    if found is None:
+        raise not_found("event")
+    return found
+
+
+async def participant(
+    session: AsyncSession, event_id: uuid.UUID, cluster_id: uuid.UUID, *, lock: bool = False
+) -> Participant:
+    found = await EventsRepository(session).participant(event_id, cluster_id, lock=lock)
+    if found is None:
+        raise not_found("participant")
+    return found
+
+
+async def request(
+    session: AsyncSession, ev: Event, request_id: uuid.UUID, *, lock: bool = False
+) -> MeetingRequest:
+    """A request the caller may see; row-level security hides the others (404)."""
+    await expire_if_due(session, ev)
+    found = await EventsRepository(session).request(ev.id, request_id, lock=lock)
+    if found is None:
+        raise not_found("request")
+    return found
+
+
+async def expire_if_due(session: AsyncSession, ev: Event) -> None:
+    now = datetime.now(UTC)
+    if now >= ev.request_deadline:
+        await expire_overdue(session, now, ev.id)

@@ -1,0 +1,136 @@
+"""Participants: registry clusters registered to an event, their availability and role."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.events import access, lifecycle
+from services.events.lifecycle import Status
+from services.events.models import DirectoryCluster, Event, Participant
+from services.events.organising import event_slots, table_count
+from services.events.repository import EventsRepository
+from services.events.schemas import ParticipantCreate, ParticipantPatch
+from shared.identity import Caller
+from shared.problems import Problem
+
+
+async def known_cluster(repo: EventsRepository, cluster_id: uuid.UUID) -> DirectoryCluster:
+    cluster = await repo.cluster(cluster_id)
+    if cluster is None or cluster.deleted:
+        raise Problem(
+            422,
+            "No such cluster in the registry (or not yet known to the events service).",
+            field="cluster_id",
+            slug="unknown-cluster",
+        )
+    return cluster
+
+
+def _check_availability(
+    event: Event, sessions: list[int] | None, unavailable: list[int], field_prefix: str = ""
+) -> None:
+    n_sessions = len(event.sessions)
+    n_slots = len(event_slots(event))
+    for s in sessions or []:
+        if s >= n_sessions:
+            raise Problem(
+                422, f"Session {s} does not exist (the event has {n_sessions}).",
+                field=f"{field_prefix}sessions",
+            )  # fmt: skip
+    for s in unavailable:
+        if s >= n_slots:
+            raise Problem(
+                422, f"Slot {s} does not exist (the event has {n_slots}).",
+                field=f"{field_prefix}unavailable_slots",
+            )  # fmt: skip
+
+
+async def _check_hosts(repo: EventsRepository, event: Event, extra: int) -> None:
+    hosts = sum(1 for p in await repo.participants(event.id) if p.role == "host") + extra
+    if hosts > table_count(event):
+        raise Problem(
+            409, f"{hosts} hosts would need more than the event's {table_count(event)} tables.",
+            field="role",
+        )  # fmt: skip
+
+
+async def register(
+    session: AsyncSession, caller: Caller, event: Event, body: ParticipantCreate
+) -> Participant:
+    repo = EventsRepository(session)
+    cluster = await known_cluster(repo, body.cluster_id)
+    if access.is_organiser(caller, event) and caller.has(access.ORGANISE):
+        lifecycle.require(event.status, lifecycle.ORGANISER_REGISTERS, "register participants")
+    elif access.acts_for(caller, cluster.tenant):
+        caller.require(access.PARTICIPATE)
+        if event.status != Status.REGISTRATION:
+            raise Problem(409, "Registration is not open; ask the organiser.", slug="wrong-status")
+    else:
+        raise Problem(
+            403, "An agency registers only its own tenant's clusters.", slug="tenant-forbidden"
+        )
+    if await repo.participant(event.id, cluster.id) is not None:
+        raise Problem(409, "This cluster is already registered.", field="cluster_id")
+    _check_availability(event, body.sessions, body.unavailable_slots)
+    if body.role == "host":
+        await _check_hosts(repo, event, 1)
+    participant = Participant(
+        id=uuid.uuid4(), event_id=event.id, cluster_id=cluster.id, tenant=cluster.tenant,
+        organiser_tenant=event.tenant, role=body.role, max_meetings=body.max_meetings,
+        sessions=sorted(set(body.sessions)) if body.sessions is not None else None,
+        unavailable_slots=sorted(set(body.unavailable_slots)),
+        registered_by=caller.tenant, created_at=datetime.now(UTC),
+    )  # fmt: skip
+    session.add(participant)
+    return participant
+
+
+async def change(
+    session: AsyncSession, caller: Caller, event: Event, participant: Participant,
+    body: ParticipantPatch,
+) -> None:  # fmt: skip
+    if not (access.is_organiser(caller, event) and caller.has(access.ORGANISE)):
+        access.require_party(caller, participant)
+    if event.status == Status.CLOSED:
+        raise Problem(409, "A closed event does not change.", slug="wrong-status")
+    changes = body.model_dump(exclude_unset=True)
+    sessions = changes.get("sessions", participant.sessions)
+    unavailable = changes.get("unavailable_slots", participant.unavailable_slots) or []
+    _check_availability(event, sessions, unavailable)
+    if changes.get("role") == "host" and participant.role != "host":
+        await _check_hosts(EventsRepository(session), event, 1)
+    if "sessions" in changes:
+        participant.sessions = sorted(set(sessions)) if sessions is not None else None
+    if "unavailable_slots" in changes:
+        participant.unavailable_slots = sorted(set(unavailable))
+    if "role" in changes and changes["role"] is not None:
+        participant.role = changes["role"]
+    if "max_meetings" in changes:
+        participant.max_meetings = changes["max_meetings"]
+
+
+def present(
+    participant: Participant, cluster: DirectoryCluster | None, private: bool
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "cluster_id": str(participant.cluster_id),
+        "tenant": participant.tenant,
+        "name": cluster.name if cluster and not cluster.deleted else None,
+        "country": cluster.country if cluster and not cluster.deleted else None,
+        "role": participant.role,
+        "registered_at": participant.created_at.isoformat(),
+    }
+    if private:
+        body.update(
+            max_meetings=participant.max_meetings,
+            sessions=participant.sessions,
+            unavailable_slots=participant.unavailable_slots,
+            checked_in_at=participant.checked_in_at.isoformat()
+            if participant.checked_in_at
+            else None,
+        )
+    return body

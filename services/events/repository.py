@@ -1,0 +1,218 @@
+"""All SQL of the events service."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.events.models import (
+    DirectoryCluster,
+    Event,
+    MeetingRequest,
+    Participant,
+    Placement,
+    Schedule,
+)
+from shared.problems import Problem
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = orjson.dumps([created_at.isoformat(), str(row_id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, rid = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created), uuid.UUID(rid)
+    except Exception as exc:
+        raise Problem(400, "The cursor is not one this API gave out.", field="cursor") from exc
+
+
+class EventsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ---- events ----------------------------------------------------------------------
+
+    async def event(self, event_id: uuid.UUID, *, lock: bool = False) -> Event | None:
+        stmt = select(Event).where(Event.id == event_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def events_page(
+        self, limit: int, cursor: str | None, status: str | None, tenant: str | None
+    ) -> tuple[list[Event], str | None]:
+        stmt = select(Event)
+        if status:
+            stmt = stmt.where(Event.status == status)
+        if tenant:
+            stmt = stmt.where(Event.tenant == tenant)
+        if cursor:
+            created, eid = decode_cursor(cursor)
+            stmt = stmt.where(
+                (Event.created_at > created) | ((Event.created_at == created) & (Event.id > eid))
+            )
+        rows = list(
+            (
+                await self.session.scalars(
+                    stmt.order_by(Event.created_at, Event.id).limit(limit + 1)
+                )
+            ).all()
+        )
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+        return rows, next_cursor
+
+    # ---- directory -------------------------------------------------------------------
+
+    async def cluster(self, cluster_id: uuid.UUID) -> DirectoryCluster | None:
+        return await self.session.get(DirectoryCluster, cluster_id)
+
+    async def clusters(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, DirectoryCluster]:
+        if not ids:
+            return {}
+        rows = await self.session.scalars(
+            select(DirectoryCluster).where(DirectoryCluster.id.in_(list(ids)))
+        )
+        return {c.id: c for c in rows}
+
+    # ---- participants ----------------------------------------------------------------
+
+    async def participant(
+        self, event_id: uuid.UUID, cluster_id: uuid.UUID, *, lock: bool = False
+    ) -> Participant | None:
+        stmt = select(Participant).where(
+            Participant.event_id == event_id, Participant.cluster_id == cluster_id
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def participants(self, event_id: uuid.UUID) -> list[Participant]:
+        rows = await self.session.scalars(
+            select(Participant)
+            .where(Participant.event_id == event_id)
+            .order_by(Participant.created_at, Participant.id)
+        )
+        return list(rows.all())
+
+    # ---- requests --------------------------------------------------------------------
+
+    async def request(
+        self, event_id: uuid.UUID, request_id: uuid.UUID, *, lock: bool = False
+    ) -> MeetingRequest | None:
+        stmt = select(MeetingRequest).where(
+            MeetingRequest.event_id == event_id, MeetingRequest.id == request_id
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def requests(
+        self,
+        event_id: uuid.UUID,
+        *,
+        status: str | None = None,
+        cluster: uuid.UUID | None = None,
+        lock: bool = False,
+    ) -> list[MeetingRequest]:
+        """The event's requests this transaction may see (row-level security)."""
+        stmt = select(MeetingRequest).where(MeetingRequest.event_id == event_id)
+        if status:
+            stmt = stmt.where(MeetingRequest.status == status)
+        if cluster:
+            stmt = stmt.where(
+                (MeetingRequest.sender_cluster == cluster)
+                | (MeetingRequest.receiver_cluster == cluster)
+            )
+        stmt = stmt.order_by(MeetingRequest.created_at, MeetingRequest.id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return list((await self.session.scalars(stmt)).all())
+
+    async def open_between(
+        self, event_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID
+    ) -> MeetingRequest | None:
+        """A pending or accepted request between a and b, in either direction."""
+        stmt = select(MeetingRequest).where(
+            MeetingRequest.event_id == event_id,
+            MeetingRequest.status.in_(("pending", "accepted")),
+            (
+                ((MeetingRequest.sender_cluster == a) & (MeetingRequest.receiver_cluster == b))
+                | ((MeetingRequest.sender_cluster == b) & (MeetingRequest.receiver_cluster == a))
+            ),
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def overdue(self, now: datetime, event_id: uuid.UUID | None) -> list[MeetingRequest]:
+        """Pending requests whose event's deadline has passed, locked for expiry."""
+        stmt = (
+            select(MeetingRequest)
+            .join(Event, Event.id == MeetingRequest.event_id)
+            .where(MeetingRequest.status == "pending", Event.request_deadline <= now)
+            .with_for_update(of=MeetingRequest, skip_locked=True)
+        )
+        if event_id is not None:
+            stmt = stmt.where(MeetingRequest.event_id == event_id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def count_requests(self, event_id: uuid.UUID) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(MeetingRequest.status, func.count())
+            .where(MeetingRequest.event_id == event_id)
+            .group_by(MeetingRequest.status)
+        )
+        return {status: int(n) for status, n in rows.tuples()}
+
+    # ---- schedules -------------------------------------------------------------------
+
+    async def schedule(self, event_id: uuid.UUID, schedule_id: uuid.UUID) -> Schedule | None:
+        stmt = select(Schedule).where(Schedule.event_id == event_id, Schedule.id == schedule_id)
+        return (await self.session.scalars(stmt)).first()
+
+    async def schedules(self, event_id: uuid.UUID) -> list[Schedule]:
+        rows = await self.session.scalars(
+            select(Schedule)
+            .where(Schedule.event_id == event_id)
+            .order_by(Schedule.created_at.desc(), Schedule.id)
+        )
+        return list(rows.all())
+
+    async def schedule_in(
+        self, event_id: uuid.UUID, status: str, *, lock: bool = False
+    ) -> Schedule | None:
+        """The newest schedule of the event in `status` (draft or published)."""
+        stmt = (
+            select(Schedule)
+            .where(Schedule.event_id == event_id, Schedule.status == status)
+            .order_by(Schedule.created_at.desc())
+            .limit(1)
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def placements(self, schedule_id: uuid.UUID) -> list[Placement]:
+        rows = await self.session.scalars(
+            select(Placement)
+            .where(Placement.schedule_id == schedule_id)
+            .order_by(Placement.slot, Placement.table_no)
+        )
+        return list(rows.all())
+
+    async def placement_of(self, schedule_id: uuid.UUID, request_id: uuid.UUID) -> Placement | None:
+        stmt = select(Placement).where(
+            Placement.schedule_id == schedule_id, Placement.request_id == request_id
+        )
+        return (await self.session.scalars(stmt)).first()
