@@ -6,12 +6,15 @@ batteries" / "recycled battery materials"). Profiles draw competences, technolog
 offers and needs from these concepts, always through a random phrasing, so the same
 thing is rarely written the same way twice.
 
+Offers and needs often carry a qualifier (what or whom for: "for SMEs", "for public
+transport"), itself phrased in variants.
+
 A *planted pair* (A, B) is made so that B offers all three things A needs and A offers
-all three things B needs, each concept phrased with a different variant on each side, in
-two different countries. Background profiles draw two needs and two offers (plus, often,
-a cross-cutting one) from the same small concept set, so for any A there are many
-background clusters that fit one or two of its needs, some even both ways, often in
-A's own wording; the planted partner is the one that fits everything both ways. Chance
+all three things B needs, each concept (and qualifier) phrased with a different variant
+on each side, in two different countries. Background profiles draw two needs and two
+offers (plus, often, a cross-cutting one) from the same concept set, so for any A there
+are many background clusters that fit one or two of its needs, some even both ways,
+often in A's own wording; the planted partner is the one that fits everything both ways. Chance
 background profiles that fit as well exist and count against the engine.
 
 Output is the `registry.cluster.upserted` event data (dicts), deterministic for a seed.
@@ -249,6 +252,25 @@ GENERIC: list[Concept] = [
     ("test beds and pilot lines", "pilot-line testing facilities", "testbeds for prototypes"),
 ]
 
+# What an offer or need is for. Real needs are specific ("battery recycling for e-bikes"),
+# which is what makes one partner fit better than another; without qualifiers a small
+# concept set makes many background clusters exact duplicates of each other.
+QUALIFIERS: list[Concept] = [
+    ("for SMEs", "for small and medium-sized enterprises", "for small firms"),
+    ("for harsh environments", "in harsh conditions", "for extreme environments"),
+    ("for export markets", "for markets abroad", "for exporting companies"),
+    ("at industrial scale", "for industrial-scale production", "at scale in industry"),
+    ("for public transport", "for buses and trams", "in public transportation"),
+    ("for rural areas", "in the countryside", "for rural regions"),
+    ("for the circular economy", "with circular design", "for circularity"),
+    ("with a low carbon footprint", "low-carbon", "with lower CO2 emissions"),
+    ("for hospitals", "in hospital settings", "for clinics and hospitals"),
+    ("for smart cities", "in smart city projects", "for cities"),
+    ("for the defence sector", "for defense applications", "for military customers"),
+    ("for start-ups", "for startups", "for young companies"),
+]
+QUALIFIED_SHARE = 0.6
+
 EU_COUNTRIES = [
     "AT",
     "BE",
@@ -309,6 +331,26 @@ def _phrase(rng: random.Random, concept: Concept, avoid: str | None = None) -> s
     return rng.choice(choices)
 
 
+def _qualified(rng: random.Random, concept: Concept) -> str:
+    """A background offer or need: a concept variant, often with a random qualifier."""
+    text = _phrase(rng, concept)
+    if rng.random() < QUALIFIED_SHARE:
+        text += " " + _phrase(rng, rng.choice(QUALIFIERS))
+    return text
+
+
+def _exchange(rng: random.Random, concept: Concept) -> tuple[str, str]:
+    """The same specific need/offer as worded by two different clusters."""
+    mine = _phrase(rng, concept)
+    theirs = _phrase(rng, concept, avoid=mine)
+    if rng.random() < QUALIFIED_SHARE:
+        qualifier = rng.choice(QUALIFIERS)
+        q_mine = _phrase(rng, qualifier)
+        mine += " " + q_mine
+        theirs += " " + _phrase(rng, qualifier, avoid=q_mine)
+    return mine, theirs
+
+
 class _Maker:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -337,10 +379,10 @@ class _Maker:
         competences = [_phrase(rng, concepts[i]) for i in comp_idx]
         technologies = [_phrase(rng, concepts[i]) for i in tech_idx]
         if offers is None:
-            offers = [_phrase(rng, concepts[i]) for i in rng.sample(comp_idx, 2)]
+            offers = [_qualified(rng, concepts[i]) for i in rng.sample(comp_idx, 2)]
         if needs is None:
             others = [i for i in free if i not in own]
-            needs = [_phrase(rng, concepts[i]) for i in rng.sample(others, 2)]
+            needs = [_qualified(rng, concepts[i]) for i in rng.sample(others, 2)]
         if extras and rng.random() < 0.4:
             offers = [*offers, _phrase(rng, rng.choice(GENERIC))]
         if extras and rng.random() < 0.4:
@@ -385,29 +427,23 @@ class _Maker:
         b_country = _country(rng)
         while b_country[1] == a_country[1]:
             b_country = _country(rng)
-        # Each side words the shared concept with a different variant than the other side.
-        a_needs = [_phrase(rng, concepts[i]) for i in a_need]
-        b_offers = [
-            _phrase(rng, concepts[i], avoid=a) for i, a in zip(a_need, a_needs, strict=True)
-        ]
-        b_needs = [_phrase(rng, concepts[i]) for i in b_need]
-        a_offers = [
-            _phrase(rng, concepts[i], avoid=b) for i, b in zip(b_need, b_needs, strict=True)
-        ]
+        # Each side words the shared need with a different variant than the other side.
+        a_needs, b_offers = zip(*(_exchange(rng, concepts[i]) for i in a_need), strict=True)
+        b_needs, a_offers = zip(*(_exchange(rng, concepts[i]) for i in b_need), strict=True)
         used = set(a_need) | set(b_need)
         a = self.profile(
             eco=eco,
             country=a_country,
-            offers=a_offers,
-            needs=a_needs,
+            offers=list(a_offers),
+            needs=list(a_needs),
             exclude=used,
             extras=False,
         )
         b = self.profile(
             eco=eco,
             country=b_country,
-            offers=b_offers,
-            needs=b_needs,
+            offers=list(b_offers),
+            needs=list(b_needs),
             exclude=used,
             extras=False,
         )
