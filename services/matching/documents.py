@@ -154,5 +154,6 @@ class Profile:
 
 
 def _join(parts: Iterable[str]) -> str:
-    # Phrases end with a period so word bigrams do not bridge two unrelated phrases.
+    # For whole-text consumers (the benchmark's baseline, logs). The index itself
+    # vectorises phrase by phrase, so its bigrams never bridge two phrases.
     return " . ".join(p for p in parts if p)
