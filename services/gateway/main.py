@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Literal
 
 import httpx
 from fastapi import FastAPI
@@ -31,6 +32,8 @@ class GatewaySettings(ServiceSettings):
     # Upstream read timeout: a slow service answers 504 after this, never hangs a client.
     upstream_timeout: float = 10.0
     upstream_connections: int = 200
+    # "aiohttp" (default) or "httpx" (its own pool), so the benchmark can compare them.
+    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     auth_cache_seconds: float = 5.0
     max_upload_bytes: int = 1_073_741_824
 
@@ -49,11 +52,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def start(rt: Runtime) -> None:
         # aiohttp's transport: httpx's own async pool is several times slower under
         # concurrency (encode/httpx#3215); measured in bench/gateway.py.
+        limits = httpx.Limits(
+            max_connections=cfg.upstream_connections,
+            max_keepalive_connections=cfg.upstream_connections,
+        )
+        transport: httpx.AsyncBaseTransport = (
+            AiohttpTransport(limits=limits)
+            if cfg.upstream_transport == "aiohttp"
+            else httpx.AsyncHTTPTransport(limits=limits)
+        )
         http = httpx.AsyncClient(
-            transport=AiohttpTransport(
-                limits=httpx.Limits(max_connections=cfg.upstream_connections)
-            ),
-            timeout=httpx.Timeout(cfg.upstream_timeout, connect=1.0),
+            transport=transport, timeout=httpx.Timeout(cfg.upstream_timeout, connect=1.0)
         )
         rt.extras["proxy"] = ProxyState(
             http=http,
