@@ -97,6 +97,8 @@ from typing import Any  # noqa: E402
 
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from services.events.main import EventsSettings  # noqa: E402
+from services.events.main import create_app as create_events  # noqa: E402
 from services.gateway.clients import AGENCY_SCOPES, create_client  # noqa: E402
 from services.gateway.main import GatewaySettings  # noqa: E402
 from services.gateway.main import create_app as create_gateway  # noqa: E402
@@ -134,12 +136,14 @@ async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterato
     }
     p = Platform(database_url=database_url, nats_url=nats_server.url)
     p.services["registry"] = await serve("registry", create_registry(RegistrySettings(**common)))
+    p.services["events"] = await serve("events", create_events(EventsSettings(**common)))
     p.services["gateway"] = await serve(
         "gateway",
         create_gateway(
             GatewaySettings(
                 **common,
                 registry_url=p.url("registry"),
+                events_url=p.url("events"),
                 rate_per_second=10_000,
                 rate_burst=10_000,
             )

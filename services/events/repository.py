@@ -173,7 +173,7 @@ class EventsRepository:
             .where(MeetingRequest.event_id == event_id)
             .group_by(MeetingRequest.status)
         )
-        return {status: int(n) for status, n in rows.tuples()}
+        return {status: int(n) for status, n in rows}
 
     # ---- schedules -------------------------------------------------------------------
 

@@ -280,8 +280,9 @@ def upgrade() -> None:
     parties = mine("organiser_tenant", "sender_tenant", "receiver_tenant")
     wall("requests", parties, parties, insert=mine("sender_tenant"))
     wall("placements", parties, mine("organiser_tenant"))
-    # Schedule summaries (bounds, breaks) are the organiser's working material.
-    wall("schedules", mine("tenant"), mine("tenant"))
+    # Drafts are the organiser's working material; a published schedule is known to all
+    # (each participant still sees only its own placements, above).
+    wall("schedules", f"(status = 'published' OR {mine('tenant')})", mine("tenant"))
     # The directory is public registry data, written only by the service's consumer.
     wall("directory", "(true)", f"({any_})")
 
