@@ -3,8 +3,8 @@ probes, metrics, database and NATS wiring."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -55,7 +55,7 @@ def create_service_app(
         rt.nc = await connect(settings.nats_url, name=f"clusterbridge-{name}")
         rt.js = rt.nc.jetstream()
         if own_stream:
-            await ensure_stream(rt.js, own_stream)
+            await ensure_stream(rt.js, own_stream, replicas=settings.nats_stream_replicas)
         if outbox is not None:
             rt.relay = OutboxRelay(
                 name, outbox, rt.sessionmaker, rt.js, poll_seconds=settings.outbox_poll_seconds

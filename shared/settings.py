@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Outbox relay: how often it looks for rows nobody woke it up for (other replicas).
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # JetStream stream replicas: 1 on one machine, 3 on a NATS cluster.
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     # Start the background workers (relay, consumers). Tests turn them off to drive them by hand.
     run_workers: bool = True
 
