@@ -279,7 +279,6 @@ class Stack:
 
     def _start_all(self) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.chmod(0o755)  # the PostgreSQL user must traverse it when we are root
         me = psutil.Process()
         self._state = StackState(
             supervisor_pid=me.pid,
