@@ -102,6 +102,8 @@ from services.events.main import create_app as create_events  # noqa: E402
 from services.gateway.clients import AGENCY_SCOPES, create_client  # noqa: E402
 from services.gateway.main import GatewaySettings  # noqa: E402
 from services.gateway.main import create_app as create_gateway  # noqa: E402
+from services.matching.main import MatchingSettings  # noqa: E402
+from services.matching.main import create_app as create_matching  # noqa: E402
 from services.registry.main import RegistrySettings  # noqa: E402
 from services.registry.main import create_app as create_registry  # noqa: E402
 from shared.db.engine import create_sessionmaker  # noqa: E402
@@ -137,6 +139,10 @@ async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterato
     p = Platform(database_url=database_url, nats_url=nats_server.url)
     p.services["registry"] = await serve("registry", create_registry(RegistrySettings(**common)))
     p.services["events"] = await serve("events", create_events(EventsSettings(**common)))
+    p.services["matching"] = await serve(
+        "matching",
+        create_matching(MatchingSettings(**common, registry_url=p.url("registry"))),
+    )
     p.services["gateway"] = await serve(
         "gateway",
         create_gateway(
@@ -144,6 +150,7 @@ async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterato
                 **common,
                 registry_url=p.url("registry"),
                 events_url=p.url("events"),
+                matching_url=p.url("matching"),
                 rate_per_second=10_000,
                 rate_burst=10_000,
             )
