@@ -1,0 +1,162 @@
+"""B2B meeting scheduler: place accepted meeting requests into (slot, table).
+
+Pure algorithm, no database. Slots and tables are 0-based; participant and meeting
+ids are the caller's. Hard constraints: one meeting per participant and slot,
+availability, sessions, at most n_tables meetings per slot (one per table), fixed
+slots/tables, precedences, hosts keep one table that nobody else uses, per-participant
+maximum. Objective, lexicographic: (1) placed weight, (2) total breaks (see
+scheduling.breaks for the exact reading), (3) fairness: breaks of two participants
+differ by at most `fairness`; it is imposed while minimising breaks but never at the
+cost of placed weight (`Schedule.fairness_met` tells whether it holds).
+
+Method by size: CP-SAT (exact, with a greedy start as hint) while the slot model stays
+small enough to solve in the time limit; beyond, greedy capacity-bounded matching per
+slot plus local improvement. Both stop at the time limit. For a given seed the result
+is reproducible whenever CP-SAT finishes (proves optimality) before the time limit
+and always for the heuristic; a search cut short by the wall clock may differ.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from services.events.scheduling import exact, heuristic
+from services.events.scheduling.bounds import placed_weight_bound
+from services.events.scheduling.breaks import breaks_of
+from services.events.scheduling.model import (
+    Meeting,
+    Participant,
+    Placement,
+    Prepared,
+    Schedule,
+    SchedulingError,
+    SchedulingProblem,
+    prepare,
+)
+
+__all__ = [
+    "EXACT_MAX_VARIABLES",
+    "Meeting",
+    "Participant",
+    "Placement",
+    "Schedule",
+    "SchedulingError",
+    "SchedulingProblem",
+    "solve",
+]
+
+# Above this many (meeting, slot) pairs CP-SAT rarely beats the heuristic in seconds.
+EXACT_MAX_VARIABLES = 40_000
+# Share of the time limit spent polishing the greedy start before CP-SAT takes over.
+HINT_SHARE = 0.1
+# Seconds kept back for table assignment and bookkeeping after the search.
+MARGIN = 0.05
+
+
+def solve(
+    problem: SchedulingProblem,
+    *,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    keep: Sequence[Placement] = (),
+    method: str = "auto",
+) -> Schedule:
+    """Schedule `problem`; `keep` are published placements that must stay where they are.
+
+    method: "auto" (by size), "exact" (CP-SAT) or "greedy" (heuristic only).
+    Raises SchedulingError for inconsistent input or when the fixed/kept meetings
+    cannot all be placed together.
+    """
+    started = time.monotonic()
+    if time_limit <= 0:
+        raise SchedulingError("time_limit must be positive")
+    if method not in ("auto", "exact", "greedy"):
+        raise SchedulingError(f"unknown method {method!r}")
+    deadline = started + time_limit - MARGIN
+    prep = prepare(problem, tuple(keep))
+    bound = placed_weight_bound(prep)
+
+    state = heuristic.construct(prep, seed)
+    size = sum(len(allowed) for allowed in prep.allowed)
+    use_exact = method == "exact" or (method == "auto" and size <= EXACT_MAX_VARIABLES)
+    if use_exact:
+        heuristic.improve(state, started + HINT_SHARE * time_limit, seed)
+        result = exact.solve_exact(
+            prep, start=state.slot_of, weight_bound=bound, deadline=deadline, seed=seed
+        )
+        if result is None:
+            raise SchedulingError("the fixed and kept meetings cannot all be placed together")
+        slot_of = result.slot_of
+        bound = result.weight_bound
+        breaks_bound = result.breaks_bound
+        weight_optimal = result.weight_optimal
+        breaks_optimal = result.breaks_optimal
+        used = "cp-sat"
+    else:
+        heuristic.improve(state, deadline, seed)
+        slot_of = state.slot_of
+        breaks_bound = None
+        weight_optimal = False
+        breaks_optimal = False
+        used = "greedy"
+
+    missing_forced = [
+        problem.meetings[m].id
+        for m in range(len(slot_of))
+        if prep.forced[m] and slot_of[m] == heuristic.UNPLACED
+    ]
+    if missing_forced:
+        raise SchedulingError(
+            f"fixed or kept meetings {missing_forced[:5]} could not be placed "
+            "(conflicting fixed data, or no solution found within the time limit)"
+        )
+    return _schedule(
+        prep, slot_of, bound, breaks_bound, weight_optimal, breaks_optimal, used, started
+    )
+
+
+def _schedule(
+    prep: Prepared,
+    slot_of: list[int],
+    bound: int,
+    breaks_bound: int | None,
+    weight_optimal: bool,
+    breaks_optimal: bool,
+    method: str,
+    started: float,
+) -> Schedule:
+    problem = prep.problem
+    tables = heuristic.assign_tables(prep, slot_of)
+    placements = tuple(
+        Placement(problem.meetings[m].id, s, tables[m])
+        for m, s in enumerate(slot_of)
+        if s != heuristic.UNPLACED
+    )
+    unplaced = tuple(
+        problem.meetings[m].id for m, s in enumerate(slot_of) if s == heuristic.UNPLACED
+    )
+    slots_of: list[list[int]] = [[] for _ in problem.participants]
+    for m, s in enumerate(slot_of):
+        if s != heuristic.UNPLACED:
+            slots_of[prep.a[m]].append(s)
+            slots_of[prep.b[m]].append(s)
+    by_participant = {p.id: breaks_of(slots_of[i]) for i, p in enumerate(problem.participants)}
+    total = sum(by_participant.values())
+    placed_weight = sum(prep.weight[m] for m, s in enumerate(slot_of) if s != heuristic.UNPLACED)
+    spread = max(by_participant.values(), default=0) - min(by_participant.values(), default=0)
+    fairness_met = problem.fairness is None or spread <= problem.fairness
+    bound = max(bound, placed_weight)
+    return Schedule(
+        placements=placements,
+        unplaced=unplaced,
+        total_breaks=total,
+        breaks_by_participant=by_participant,
+        placed_weight=placed_weight,
+        placed_weight_bound=bound,
+        breaks_bound=breaks_bound,
+        optimal=weight_optimal and breaks_optimal,
+        fairness_met=fairness_met,
+        seconds=time.monotonic() - started,
+        method=method,
+    )
