@@ -38,12 +38,17 @@ def rows_dot(m: sp.csr_matrix, rows: IntArray, q: npt.NDArray[np.float32]) -> Fl
 
 def columns_dot(csc: sp.csc_matrix, cols: IntArray, vals: FloatArray) -> FloatArray:
     """csc[:, cols] @ vals (dense result over all rows), reading only those postings."""
-    indptr = csc.indptr
-    starts = indptr[cols].astype(np.int64)
-    lengths = indptr[cols + 1].astype(np.int64) - starts
-    pos = ranges(starts, lengths)
-    weights = csc.data[pos] * np.repeat(vals, lengths)
-    out = np.bincount(csc.indices[pos], weights=weights, minlength=csc.shape[0])
+    # A query has tens of terms but their postings hold thousands of rows: slicing each
+    # posting list is cheaper than building a gather index over all of them.
+    indptr, indices, data = csc.indptr, csc.indices, csc.data
+    docs, weights = [], []
+    for c, v in zip(cols.tolist(), vals.tolist(), strict=True):
+        s, e = indptr[c], indptr[c + 1]
+        docs.append(indices[s:e])
+        weights.append(data[s:e] * np.float32(v))
+    if not docs:
+        return np.zeros(csc.shape[0], dtype=np.float32)
+    out = np.bincount(np.concatenate(docs), weights=np.concatenate(weights), minlength=csc.shape[0])
     return np.asarray(out, dtype=np.float32)
 
 
