@@ -316,7 +316,10 @@ async def test_consortium_builder_through_the_gateway(platform: Platform) -> Non
         result: dict[str, Any] = r.json()
         return result
 
-    result = await eventually(propose, until=lambda b: bool(b["consortia"]))
+    # The four profiles reach the index one by one: wait until all can be used.
+    result = await eventually(
+        propose, until=lambda b: bool(b["consortia"]) and b["consortia"][0]["covered"] == 3
+    )
     best = result["consortia"][0]
     assert best["members"][0]["id"] == jp
     assert 3 <= len(best["members"]) <= 5
