@@ -82,8 +82,10 @@ def solve(
     use_exact = method == "exact" or (method == "auto" and size <= EXACT_MAX_VARIABLES)
     if use_exact:
         heuristic.improve(state, started + HINT_SHARE * time_limit, seed)
+        # Building a CP-SAT model takes time the solver's own limit does not see.
+        exact_deadline = deadline - min(0.5, 0.05 * time_limit)
         result = exact.solve_exact(
-            prep, start=state.slot_of, weight_bound=bound, deadline=deadline, seed=seed
+            prep, start=state.slot_of, weight_bound=bound, deadline=exact_deadline, seed=seed
         )
         if result is None:
             raise SchedulingError("the fixed and kept meetings cannot all be placed together")

@@ -10,6 +10,7 @@ participant (see _TRANSITIONS).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -56,6 +57,8 @@ class _Model:
         model = cp_model.CpModel()
         self.model = model
         n = len(prep.a)
+        self.infeasible = False
+        self.bound = 0.0
         self.x: list[dict[int, cp_model.IntVar]] = []
         self._slot_vars: dict[int, cp_model.IntVar] = {}
         all_placed = min_weight is not None and min_weight >= sum(
@@ -260,27 +263,71 @@ def _phase2(
         hint_weight = sum(prep.weight[m] for m, s in enumerate(hint) if s != UNPLACED)
         if hint_weight >= min_weight:
             phase2.hint(hint)
-        solver = _solver(deadline, seed, workers)
-        # Core-guided search without LP behaves like the MaxSAT solvers that do well on
-        # this problem: it raises the lower bound break by break and finds zero-break
-        # schedules by clause learning; the second worker runs LNS from the hint.
-        solver.parameters.num_workers = 1
-        solver.parameters.linearization_level = 0
-        solver.parameters.optimize_with_core = True
-        status = solver.solve(phase2.model)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        outcome = _race(phase2, deadline, seed, workers)
+        if outcome is not None:
+            status, solver = outcome
             return ExactResult(
                 slot_of=phase2.solution(solver),
                 weight_optimal=True,
                 weight_bound=min_weight,
-                breaks_bound=int(solver.best_objective_bound),
+                breaks_bound=int(phase2.bound),
                 breaks_optimal=status == cp_model.OPTIMAL,
             )
-        if status != cp_model.INFEASIBLE:
+        if not phase2.infeasible:
             return None
         if attempt is None:
             return ExactResult(hint, False, min_weight, _INFEASIBLE, False)
     return None
+
+
+def _race(
+    model: _Model, deadline: float, seed: int, workers: int
+) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver] | None:
+    """Run complementary searches side by side, one per core; the best answer wins.
+
+    A core-guided search without LP behaves like the MaxSAT solvers that do well on
+    this problem: it raises the lower bound break by break and settles the easy
+    instances in a second, but it may hold no schedule at the time limit. A plain
+    clause-learning search from the hint always has one. Whoever proves optimality
+    stops the other. CP-SAT releases the GIL while solving, so threads run in parallel.
+    """
+    configs = [{"optimize_with_core": True}, {}][: max(1, workers)]
+    solvers = []
+    for extra in configs:
+        solver = _solver(deadline, seed, 1)
+        solver.parameters.linearization_level = 0
+        for key, value in extra.items():
+            setattr(solver.parameters, key, value)
+        solvers.append(solver)
+    statuses: list[cp_model.CpSolverStatus | None] = [None] * len(solvers)
+
+    def run(k: int) -> None:
+        statuses[k] = solvers[k].solve(model.model)
+        if statuses[k] in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
+            for other in solvers:
+                if other is not solvers[k]:
+                    other.stop_search()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(solvers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    model.infeasible = cp_model.INFEASIBLE in statuses
+    found = [
+        (status, solver)
+        for status, solver in zip(statuses, solvers, strict=True)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    ]
+    if not found:
+        return None
+    bound = max(solver.best_objective_bound for solver in solvers)
+    status, best = min(found, key=lambda pair: pair[1].objective_value)
+    if best.objective_value <= bound:
+        status = cp_model.OPTIMAL
+    # The caller reads the bound from the winner; give it the best one known.
+    model.bound = bound
+    return status, best
 
 
 def _feasible(prep: Prepared, slot_of: list[int]) -> bool:
