@@ -20,13 +20,15 @@ TIMEOUT_SECONDS = 1.0
 _log = structlog.get_logger("suggestions")
 
 
-async def suggest(nc: NATS | None, cluster_ids: list[uuid.UUID], limit: int) -> dict[str, Any]:
+async def suggest(
+    nc: NATS | None, cluster_ids: list[uuid.UUID], limit: int, *, subject: str = SUBJECT
+) -> dict[str, Any]:
     known = {str(c) for c in cluster_ids}
     if nc is None or len(known) < 2:
         return {"available": nc is not None, "pairs": []}
     request = orjson.dumps({"cluster_ids": sorted(known), "limit": limit})
     try:
-        reply = await nc.request(SUBJECT, request, timeout=TIMEOUT_SECONDS)
+        reply = await nc.request(subject, request, timeout=TIMEOUT_SECONDS)
         body = orjson.loads(reply.data)
         pairs = [
             {

@@ -3,6 +3,7 @@ and the directory that names participants."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from services.events.suggestions import suggest
 from tests.events.helpers import (
     act,
     assert_problem,
@@ -146,38 +148,60 @@ async def test_messages_are_private_to_the_parties_and_organiser(platform: Platf
         assert ok(await c.get(f"/v1/events/{eid}/requests/{sent['id']}"))["status"] == "pending"
 
 
-async def test_suggestions_degrade_when_matching_is_absent(platform: Platform) -> None:
-    ev, (eu, jp, _br) = await _event_with(platform, "eu", "jp", "br")
-    async with platform.client("eu") as c:
-        body = ok(await c.get(f"/v1/events/{ev['id']}/suggestions"))
-    assert body == {"available": False, "pairs": []}
+async def test_suggestions_come_from_the_matching_service(platform: Platform) -> None:
+    ev, (eu, jp, br) = await _event_with(platform, "eu", "jp", "br")
+    participants = {eu, jp, br}
+
+    async def ask() -> dict[str, Any]:
+        async with platform.client("eu") as c:
+            body: dict[str, Any] = ok(await c.get(f"/v1/events/{ev['id']}/suggestions"))
+            return body
+
+    body = await eventually(ask, until=lambda b: b["available"] and bool(b["pairs"]))
+    for pair in body["pairs"]:
+        assert {pair["a"], pair["b"]} <= participants
+        assert pair["a"] != pair["b"]
     async with platform.client("kr") as c:
         # Neither organiser nor participant: nothing to see.
         assert_problem(await c.get(f"/v1/events/{ev['id']}/suggestions"), 404)
 
-    outsider = "00000000-0000-0000-0000-000000000001"
-    asked: list[dict[str, Any]] = []
 
-    async def responder(msg: Msg) -> None:
-        asked.append(orjson.loads(msg.data))
-        pairs = [{"a": eu, "b": jp, "score": 0.8, "reasons": ["your needs, their offers"]},
-                 {"a": eu, "b": outsider, "score": 0.9, "reasons": []}]  # fmt: skip
-        await msg.respond(orjson.dumps({"pairs": pairs}))
-
+async def test_suggestions_degrade_when_matching_is_absent(platform: Platform) -> None:
+    ids = [uuid.uuid4(), uuid.uuid4()]
     nc = NATS()
     await nc.connect(platform.nats_url)
     try:
-        await nc.subscribe("matching.suggest", cb=responder)
+        # Nobody serves this subject: the answer degrades, it does not fail.
+        absent = await suggest(nc, ids, 5, subject="matching.suggest.nobody-home")
+        assert absent == {"available": False, "pairs": []}
+
+        outsider = "00000000-0000-0000-0000-000000000001"
+        asked: list[dict[str, Any]] = []
+
+        async def responder(msg: Msg) -> None:
+            asked.append(orjson.loads(msg.data))
+            pairs = [{"a": str(ids[0]), "b": str(ids[1]), "score": 0.8, "reasons": ["fit"]},
+                     {"a": str(ids[0]), "b": outsider, "score": 0.9, "reasons": []}]  # fmt: skip
+            await msg.respond(orjson.dumps({"pairs": pairs}))
+
+        await nc.subscribe("matching.suggest.fake", cb=responder)
         await nc.flush()
-        async with platform.client("jp") as c:
-            body = ok(await c.get(f"/v1/events/{ev['id']}/suggestions", params={"limit": 5}))
+        body = await suggest(nc, ids, 5, subject="matching.suggest.fake")
+
+        async def garbage_responder(msg: Msg) -> None:
+            await msg.respond(b"not json")
+
+        garbage_sub = await nc.subscribe("matching.suggest.garbage", cb=garbage_responder)
+        garbage = await suggest(nc, ids, 5, subject="matching.suggest.garbage")
+        await garbage_sub.unsubscribe()
     finally:
         await nc.close()
     assert body["available"] is True
     # Only pairs of this event's participants, whatever the matcher sent.
-    assert [(p["a"], p["b"]) for p in body["pairs"]] == [(eu, jp)]
+    assert [(p["a"], p["b"]) for p in body["pairs"]] == [(str(ids[0]), str(ids[1]))]
     assert asked[0]["limit"] == 5
-    assert set(asked[0]["cluster_ids"]) == {eu, jp, _br}
+    assert garbage == {"available": False, "pairs": []}
+    assert set(asked[0]["cluster_ids"]) == {str(i) for i in ids}
 
 
 async def test_directory_follows_registry_changes(platform: Platform) -> None:
