@@ -153,6 +153,12 @@ def construct(prep: Prepared, seed: int, fixed: dict[int, int] | None = None) ->
             scored.append((-prep.weight[m], -run, min(slack(a), slack(b)), noise[m], m))
         scored.sort()
         for *_, m in scored:
+            # Wait for predecessors while building, so that they still find room
+            # before; improve() later inserts what is left without this restriction.
+            if any(
+                not 0 <= state.slot_of[q] < s for q in prep.predecessors[m]
+            ):
+                continue
             if state.can_place(m, s):
                 state.place(m, s)
                 missing[prep.a[m]] -= 1
