@@ -17,7 +17,10 @@ are many background clusters that fit one or two of its needs, some even both wa
 often in A's own wording; the planted partner is the one that fits everything both ways. Chance
 background profiles that fit as well exist and count against the engine.
 
-Output is the `registry.cluster.upserted` event data (dicts), deterministic for a seed.
+Output is the `registry.cluster.upserted` event data (dicts), deterministic for a seed,
+plus, kept apart from those dicts so the engine never sees it, the ground truth: the
+concept id behind each profile's offers and needs ("<ecosystem>:<index>" or
+"generic:<index>"; qualifiers are not part of the concept).
 """
 
 from __future__ import annotations
@@ -312,10 +315,30 @@ LABELS = ("none", "none", "none", "bronze", "bronze", "silver", "gold")
 
 
 @dataclass(frozen=True, slots=True)
+class Concepts:
+    """What a profile offers and needs, as concept ids (wording-independent)."""
+
+    offers: frozenset[str]
+    needs: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Dataset:
     profiles: list[dict[str, Any]]
     # (a_id, b_id): a and b are mutual complementary partners; both directions count.
     planted: list[tuple[str, str]]
+    # profile id → concepts of its offers and needs; for evaluation only.
+    truth: dict[str, Concepts]
+
+
+def concept_id(eco: str, index: int) -> str:
+    return f"{eco}:{index}"
+
+
+def _generic(rng: random.Random) -> tuple[str, str]:
+    """A cross-cutting phrase and its concept id (same random draws as a plain choice)."""
+    concept = rng.choice(GENERIC)
+    return _phrase(rng, concept), f"generic:{GENERIC.index(concept)}"
 
 
 def _country(rng: random.Random) -> tuple[str, str]:
@@ -355,6 +378,7 @@ class _Maker:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.count = 0
+        self.truth: dict[str, Concepts] = {}
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -366,6 +390,8 @@ class _Maker:
         country: tuple[str, str] | None = None,
         offers: list[str] | None = None,
         needs: list[str] | None = None,
+        offer_ids: list[str] | None = None,
+        need_ids: list[str] | None = None,
         exclude: set[int] | None = None,
         extras: bool = True,
     ) -> dict[str, Any]:
@@ -379,14 +405,24 @@ class _Maker:
         competences = [_phrase(rng, concepts[i]) for i in comp_idx]
         technologies = [_phrase(rng, concepts[i]) for i in tech_idx]
         if offers is None:
-            offers = [_qualified(rng, concepts[i]) for i in rng.sample(comp_idx, 2)]
+            picked = rng.sample(comp_idx, 2)
+            offers = [_qualified(rng, concepts[i]) for i in picked]
+            offer_ids = [concept_id(eco, i) for i in picked]
         if needs is None:
             others = [i for i in free if i not in own]
-            needs = [_qualified(rng, concepts[i]) for i in rng.sample(others, 2)]
+            picked = rng.sample(others, 2)
+            needs = [_qualified(rng, concepts[i]) for i in picked]
+            need_ids = [concept_id(eco, i) for i in picked]
+        offer_ids = list(offer_ids or [])
+        need_ids = list(need_ids or [])
         if extras and rng.random() < 0.4:
-            offers = [*offers, _phrase(rng, rng.choice(GENERIC))]
+            text, cid = _generic(rng)
+            offers = [*offers, text]
+            offer_ids.append(cid)
         if extras and rng.random() < 0.4:
-            needs = [*needs, _phrase(rng, rng.choice(GENERIC))]
+            text, cid = _generic(rng)
+            needs = [*needs, text]
+            need_ids.append(cid)
         ecosystems = [eco]
         if rng.random() < 0.25:
             ecosystems.append(rng.choice([e for e in VOCABULARY if e != eco]))
@@ -397,8 +433,10 @@ class _Maker:
             b=technologies[0],
             eco=eco.replace("-", " "),
         )
+        pid = self.new_id()
+        self.truth[pid] = Concepts(offers=frozenset(offer_ids), needs=frozenset(need_ids))
         return {
-            "id": self.new_id(),
+            "id": pid,
             "tenant": tenant,
             "name": f"{rng.choice(CITIES)} {eco.split('-')[0].title()} Cluster {self.count}",
             "country": cc,
@@ -436,6 +474,8 @@ class _Maker:
             country=a_country,
             offers=list(a_offers),
             needs=list(a_needs),
+            offer_ids=[concept_id(eco, i) for i in b_need],
+            need_ids=[concept_id(eco, i) for i in a_need],
             exclude=used,
             extras=False,
         )
@@ -444,6 +484,8 @@ class _Maker:
             country=b_country,
             offers=list(b_offers),
             needs=list(b_needs),
+            offer_ids=[concept_id(eco, i) for i in a_need],
+            need_ids=[concept_id(eco, i) for i in b_need],
             exclude=used,
             extras=False,
         )
@@ -466,4 +508,4 @@ def generate(n: int, *, seed: int = 7, planted_pairs: int = 200) -> Dataset:
         profiles.append(maker.profile(eco=maker.rng.choice(ecos)))
     # Shuffle so planted profiles are not all at the start of the build order.
     maker.rng.shuffle(profiles)
-    return Dataset(profiles=profiles, planted=planted)
+    return Dataset(profiles=profiles, planted=planted, truth=maker.truth)
