@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.events.dzn import load_problem  # noqa: E402
-from services.events.scheduler import solve  # noqa: E402
+from services.events.dzn import load_problem
+from services.events.scheduler import solve
 
 _ROW = re.compile(r"^\|\s*([\w-]+)\s*\|(?:[^|]*\|){4}\s*(\d+)\s*\|", re.MULTILINE)
 

@@ -65,8 +65,13 @@ def to_json(problem: SchedulingProblem, result: Schedule) -> dict[str, object]:
     """The schedule with 1-based slots and tables, as the command prints it."""
     by_id = {m.id: m for m in problem.meetings}
     meetings = [
-        {"a": by_id[p.meeting_id].a, "b": by_id[p.meeting_id].b, "slot": p.slot + 1,
-         "table": p.table + 1, "meeting": p.meeting_id}
+        {
+            "a": by_id[p.meeting_id].a,
+            "b": by_id[p.meeting_id].b,
+            "slot": p.slot + 1,
+            "table": p.table + 1,
+            "meeting": p.meeting_id,
+        }
         for p in sorted(result.placements, key=lambda p: (p.slot, p.table))
     ]
     return {

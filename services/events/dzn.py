@@ -283,10 +283,11 @@ def problem_from_dzn(text: str, *, fairness: int | None = 2) -> SchedulingProble
 
     meetings = []
     for k, (row, line) in enumerate(zip(rows, row_lines, strict=True)):
-        if len(row) not in (2, 3) or not all(isinstance(v, int) for v in row):
+        ints = [v for v in row if isinstance(v, int)]
+        if len(row) not in (2, 3) or len(ints) != len(row):
             raise DznError(f"line {line}: a requested row is p1, p2[, s] with integers")
-        p1, p2 = int(row[0]), int(row[1])  # type: ignore[call-overload]
-        kind = int(row[2]) if len(row) == 3 else 3  # type: ignore[call-overload]
+        p1, p2 = ints[0], ints[1]
+        kind = ints[2] if len(ints) == 3 else 3
         for who in (p1, p2):
             if not 1 <= who <= n_business:
                 raise DznError(f"line {line}: participant {who} outside 1..{n_business}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import pairwise
 
 from services.events.scheduler import Placement, Schedule, SchedulingProblem
 
@@ -16,7 +17,7 @@ def participant_breaks(slots: list[int]) -> int:
     """Idle runs between two meetings; the day is one timeline (lunch is no slot)."""
     busy = sorted(slots)
     count = 0
-    for earlier, later in zip(busy, busy[1:], strict=False):
+    for earlier, later in pairwise(busy):
         if later - earlier > 1:
             count += 1
     return count

@@ -79,12 +79,21 @@ def test_array1d_and_array2d_forms() -> None:
         ("nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 3, 3 |];", 4),
         ("nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 1, 3 |];", 4),
         ("nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 2, 7 |];", 4),
-        ("nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 2, 3 |];\n"
-         "forbidden = [{0}];", 5),
-        ("nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 2, 3 |];\n"
-         "forbidden = [{0}, {9}];", 5),
-        ("nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 2, 3 |];\n"
-         "nMeetings = 4;", 5),
+        (
+            "nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 2, 3 |];\n"
+            "forbidden = [{0}];",
+            5,
+        ),
+        (
+            "nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 2, 3 |];\n"
+            "forbidden = [{0}, {9}];",
+            5,
+        ),
+        (
+            "nBusiness = 2;\nnTables = 1;\nnTotalSlots = 2;\nrequested = [| 1, 2, 3 |];\n"
+            "nMeetings = 4;",
+            5,
+        ),
         ("nBusiness = 2;\nnBusiness = 3;", 2),
         ("nBusiness = 2 $", 1),
         ("nBusiness = {1, 2", 1),

@@ -34,7 +34,9 @@ def random_problem(
     people = tuple(
         Participant(
             id=p,
-            unavailable=frozenset(rng.sample(range(slots), 1)) if rng.random() < 0.3 else frozenset(),
+            unavailable=frozenset(rng.sample(range(slots), 1))
+            if rng.random() < 0.3
+            else frozenset(),
         )
         for p in range(participants)
     )
@@ -70,7 +72,9 @@ def checked(problem: SchedulingProblem, **kwargs: object) -> Schedule:
     return result
 
 
-def line(n_slots: int, n_tables: int, people: int, pairs: list[tuple[int, int]]) -> SchedulingProblem:
+def line(
+    n_slots: int, n_tables: int, people: int, pairs: list[tuple[int, int]]
+) -> SchedulingProblem:
     return SchedulingProblem(
         n_slots=n_slots,
         session_of_slot=(0,) * n_slots,
@@ -92,7 +96,10 @@ def test_exact_is_at_least_as_good_as_greedy() -> None:
     problem = random_problem(11, participants=10, meetings=20, slots=6, tables=3)
     exact = checked(problem, time_limit=5.0, method="exact")
     greedy = checked(problem, time_limit=5.0, method="greedy")
-    assert (exact.placed_weight, -exact.total_breaks) >= (greedy.placed_weight, -greedy.total_breaks)
+    assert (exact.placed_weight, -exact.total_breaks) >= (
+        greedy.placed_weight,
+        -greedy.total_breaks,
+    )
 
 
 def test_star_is_placed_without_breaks() -> None:

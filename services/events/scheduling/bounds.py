@@ -2,7 +2,7 @@
 
 Three relaxations, the smallest wins:
 - everything that has at least one allowed slot;
-- capacity: at most n_tables meetings per slot, so the heaviest slots × tables meetings;
+- capacity: at most n_tables meetings per slot, so the heaviest slots * tables meetings;
 - degree: every placed meeting uses a slot of both its participants, and participant p
   can take at most cap_p meetings (its usable slots, its maximum), so twice the placed
   weight is at most the sum over participants of their cap_p heaviest meetings.

@@ -12,9 +12,10 @@ the reading under which the proven optima of the JAIR 2022 instances are reprodu
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 
 def breaks_of(slots: Iterable[int]) -> int:
     """Number of breaks of a participant busy in `slots` (distinct slot numbers)."""
     ordered = sorted(slots)
-    return sum(1 for x, y in zip(ordered, ordered[1:], strict=False) if y > x + 1)
+    return sum(1 for x, y in pairwise(ordered) if y > x + 1)

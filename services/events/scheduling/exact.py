@@ -141,7 +141,8 @@ class _Model:
             for s in range(n_slots):
                 gap = model.new_bool_var(f"gap{p}_{s}")
                 label = model.new_int_var(0, 2, f"label{p}_{s}")
-                model.add(label == (row[s] if row[s] is not None else 0) + 2 * gap)
+                cur = row[s]
+                model.add(label == 2 * gap + (cur if cur is not None else 0))
                 labels.append(label)
                 gaps.append(gap)
             model.add_automaton(labels, _BEFORE, _ACCEPTING, _TRANSITIONS)

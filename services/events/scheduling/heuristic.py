@@ -57,10 +57,7 @@ class State:
         for q in self.prep.predecessors[m]:
             if slot_of[q] != UNPLACED and slot_of[q] >= s:
                 return False
-        for q in self.successors[m]:
-            if slot_of[q] != UNPLACED and slot_of[q] <= s:
-                return False
-        return True
+        return all(slot_of[q] == UNPLACED or slot_of[q] > s for q in self.successors[m])
 
     def can_place(self, m: int, s: int) -> bool:
         """Whether unplaced meeting m fits in slot s as things stand."""
@@ -140,7 +137,7 @@ def construct(prep: Prepared, seed: int, fixed: dict[int, int] | None = None) ->
         later = ~((1 << s) - 1)
         prev = 1 << (s - 1) if s else 0
 
-        def slack(p: int) -> int:
+        def slack(p: int, later: int = later) -> int:
             want = min(missing[p], prep.max_meetings[p] - state.count[p])
             return (usable[p] & later & ~state.busy[p]).bit_count() - want
 
@@ -155,9 +152,7 @@ def construct(prep: Prepared, seed: int, fixed: dict[int, int] | None = None) ->
         for *_, m in scored:
             # Wait for predecessors while building, so that they still find room
             # before; improve() later inserts what is left without this restriction.
-            if any(
-                not 0 <= state.slot_of[q] < s for q in prep.predecessors[m]
-            ):
+            if any(not 0 <= state.slot_of[q] < s for q in prep.predecessors[m]):
                 continue
             if state.can_place(m, s):
                 state.place(m, s)
