@@ -310,6 +310,8 @@ class Stack:
 
         with self._step("Checking the operator API key"):
             operator_key = self._operator_key(database_url)
+        if gateway_up and operator_key:
+            self._load_demo(operator_key)
         assert self._state is not None
         self._state.phase = "running"
         self._save_state()
@@ -380,6 +382,24 @@ class Stack:
         token = secrets.token_urlsafe(32)
         _write_secret(path, token)
         return token
+
+    def _load_demo(self, operator_key: str) -> None:
+        """Demo clusters on the first start, so matches and search show something at once.
+
+        `CLUSTERBRIDGE_DEMO=0` skips it; a marker file makes it happen once per data folder.
+        """
+        marker = self.data_dir / "demo-loaded"
+        if marker.exists() or os.environ.get("CLUSTERBRIDGE_DEMO", "1") == "0":
+            return
+        from deploy.local.demo import load_demo
+
+        with self._step("Loading demo clusters (CLUSTERBRIDGE_DEMO=0 skips this)"):
+            try:
+                created = load_demo(GATEWAY.url, operator_key)
+            except Exception as exc:  # demo data is a convenience, never a reason to stop
+                self._warn(f"demo data not loaded: {exc}")
+                return
+            marker.write_text(f"{created}\n")
 
     def _operator_key(self, database_url: str) -> str | None:
         """The operator key: created on first start, remembered in var/operator-key."""
