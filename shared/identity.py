@@ -55,7 +55,7 @@ def token_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def caller_from_request(request: Request) -> Caller:
+async def caller_from_request(request: Request) -> Caller:
     """The caller as the gateway described it; the internal-token middleware ran before."""
     tenant = request.headers.get(TENANT_HEADER)
     if not tenant:
@@ -75,7 +75,7 @@ CallerDep = Annotated[Caller, Depends(caller_from_request)]
 def require_scope(scope: str) -> Any:
     """A dependency (for `dependencies=[...]`) refusing callers without `scope`."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         caller.require(scope)
         return caller
 

@@ -73,7 +73,7 @@ def _report_crash(task: asyncio.Task[Any]) -> None:
         _log.error("background task died", task=task.get_name(), error=repr(task.exception()))
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 

@@ -45,7 +45,7 @@ async def authenticated(request: Request, rt: RuntimeDep) -> AuthenticatedClient
 ClientDep = Annotated[AuthenticatedClient, Depends(authenticated)]
 
 
-def operator(client: ClientDep) -> AuthenticatedClient:
+async def operator(client: ClientDep) -> AuthenticatedClient:
     if ADMIN_SCOPE not in client.scopes:
         raise Problem(
             403, "Only the platform operator manages API clients.", slug="insufficient-scope"
