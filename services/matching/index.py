@@ -124,13 +124,17 @@ SCAN_FULL_MATCH = 0.15
 
 
 def _phrase_scan(st: State, row: int, mine: str, theirs: str) -> FloatArray:
-    """Mean over row's `mine` phrases of their saturated word match with each `theirs` field."""
-    phrases = st.phrase_vectors("word", mine, row)
+    """Mean over row's `mine` phrases of their saturated match with each `theirs` field.
+
+    Scans the semantic space: it holds each phrase's own terms (weight 1) plus learned
+    related ones, so an answer in other words is found as well as a verbatim one.
+    """
+    phrases = st.phrase_vectors("sem", mine, row)
     out = np.zeros(st.n_rows, dtype=np.float32)
     if phrases.shape[1] == 0:
         return out
     for j in range(phrases.shape[1]):
-        out += np.minimum(st.scan_word(theirs, phrases[:, j]) / SCAN_FULL_MATCH, 1.0)
+        out += np.minimum(st.scan("sem", theirs, phrases[:, j]) / SCAN_FULL_MATCH, 1.0)
     return np.asarray(out / phrases.shape[1], dtype=np.float32)
 
 
@@ -367,14 +371,16 @@ class MatchIndex:
         # How much of a's needs b's offers cover: each need's best offer, averaged.
         nw = st.phrase_vectors("word", "needs", a_row)
         nc = st.phrase_vectors("char", "needs", a_row)
+        ns = st.phrase_vectors("sem", "needs", a_row)
         need_to_offer = np.zeros(len(rows), dtype=np.float32)
         if nw.shape[1]:
-            best = st.best_per_query_phrase("offers", rows, nw, nc)
+            best = st.best_per_query_phrase("offers", rows, nw, nc, ns)
             need_to_offer = coverage_credit(best).mean(axis=1).astype(np.float32)
         # How much of b's needs a's offers cover.
         ow = st.phrase_vectors("word", "offers", a_row)
         oc = st.phrase_vectors("char", "offers", a_row)
-        offer_to_need = st.mean_best_per_row_phrase("needs", rows, ow, oc)
+        os_ = st.phrase_vectors("sem", "offers", a_row)
+        offer_to_need = st.mean_best_per_row_phrase("needs", rows, ow, oc, os_)
         comp = complementarity(need_to_offer, offer_to_need)
         eco = jaccard_bits(ecosystem_mask(a.ecosystems), st.eco[rows])
         label = np.asarray(LABEL_BOOST_PER_RANK * st.label[rows], dtype=np.float32)

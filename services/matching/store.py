@@ -8,6 +8,8 @@ refitting the vocabulary; a refit re-learns vocabulary and IDF from all live pro
 
 Besides one vector per field, offers and needs keep one vector per phrase, because
 complementarity is judged phrase by phrase ("does each of my needs find an offer?").
+Offers and needs also have "sem" vectors (word vectors projected through the learned term
+relatedness, see semantic.py), so differently worded phrases of one thing can meet.
 """
 
 from __future__ import annotations
@@ -23,13 +25,22 @@ from shared.taxonomy import ECOSYSTEMS
 
 from .documents import Profile
 from .filters import ecosystem_mask
-from .scoring import blend, coverage_credit
+from .scoring import coverage_credit, phrase_similarity
+from .semantic import Relatedness
 from .sparse_ops import FloatArray, IntArray, columns_dot, ranges, row_dense, rows_dot
 from .vectorizer import Grouped, TextSpace
 
 COMPONENTS: tuple[str, ...] = ("profile", "offers", "needs")
 PHRASED: tuple[str, ...] = ("offers", "needs")
 SPACES: tuple[str, ...] = ("word", "char")
+# Spaces with a term-major copy for scanning the whole base: (space, component).
+SCANNED: tuple[tuple[str, str], ...] = (
+    ("word", "profile"),
+    ("word", "offers"),
+    ("word", "needs"),
+    ("sem", "offers"),
+    ("sem", "needs"),
+)
 MAX_SCAN_SHARE = 1.0
 
 
@@ -58,14 +69,14 @@ class Segment:
     fields: dict[tuple[str, str], sp.csr_matrix]
     phrases: dict[tuple[str, str], sp.csr_matrix]
     pptr: dict[str, IntArray]
-    word_csc: dict[str, sp.csc_matrix] | None = None
+    csc: dict[tuple[str, str], sp.csc_matrix] | None = None
 
     @property
     def n_rows(self) -> int:
         return int(self.fields[("word", "profile")].shape[0])
 
     @classmethod
-    def from_grouped(cls, g: Grouped, n: int, *, term_major: bool) -> Segment:
+    def from_grouped(cls, g: Grouped, n: int, rel: Relatedness, *, term_major: bool) -> Segment:
         # Groups are laid out by component: [profile x n, offers x n, needs x n].
         fields, phrases, pptr = {}, {}, {}
         for i, c in enumerate(COMPONENTS):
@@ -77,6 +88,8 @@ class Segment:
                 for s in SPACES:
                     phrases[(s, c)] = _csr(getattr(g.distinct_phrases, s)[rows])
                 pptr[c] = (g.ptr[i * n : (i + 1) * n + 1] - lo).astype(np.int64)
+                fields[("sem", c)] = rel.project(fields[("word", c)])
+                phrases[("sem", c)] = rel.project(phrases[("word", c)])
         seg = cls(fields, phrases, pptr)
         if term_major:
             seg.index_terms()
@@ -84,11 +97,11 @@ class Segment:
 
     def index_terms(self) -> None:
         csc = {}
-        for c in COMPONENTS:
-            m = sp.csc_matrix(self.fields[("word", c)])
+        for key in SCANNED:
+            m = sp.csc_matrix(self.fields[key])
             m.sort_indices()
-            csc[c] = m
-        self.word_csc = csc
+            csc[key] = m
+        self.csc = csc
 
     def empty_like(self) -> Segment:
         return Segment(
@@ -104,7 +117,7 @@ class Segment:
             starts = self.pptr[c][rows]
             lengths = self.pptr[c][rows + 1] - starts
             pos = ranges(starts, lengths)
-            for s in SPACES:
+            for s in (*SPACES, "sem"):
                 phrases[(s, c)] = _csr(self.phrases[(s, c)][pos])
             pptr[c] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         return Segment(fields, phrases, pptr)
@@ -118,16 +131,17 @@ class Segment:
         return Segment(fields, phrases, pptr)
 
     def phrase_sims(
-        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray
+        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
     ) -> tuple[FloatArray, IntArray]:
         """Similarity of every phrase of the rows to each query phrase (columns of qw/qc),
         and how many phrases each row has."""
         starts = self.pptr[component][rows]
         lengths = self.pptr[component][rows + 1] - starts
         pos = ranges(starts, lengths)
-        sims = blend(
+        sims = phrase_similarity(
             rows_dot(self.phrases[("word", component)], pos, qw),
             rows_dot(self.phrases[("char", component)], pos, qc),
+            rows_dot(self.phrases[("sem", component)], pos, qs),
         )
         return sims, lengths
 
@@ -168,8 +182,15 @@ Snapshot = tuple[Segment, Segment, list[str], npt.NDArray[np.bool_]]
 class State:
     """Everything a query reads. Replaced as a whole by rebuild(); appended to by upsert."""
 
-    def __init__(self, space: TextSpace, base: Segment, profiles: Sequence[Profile]) -> None:
+    def __init__(
+        self,
+        space: TextSpace,
+        rel: Relatedness,
+        base: Segment,
+        profiles: Sequence[Profile],
+    ) -> None:
         self.space = space
+        self.rel = rel
         self.base = base
         self.delta = base.empty_like()
         self.n_word = len(space.word_vocab)
@@ -227,7 +248,7 @@ class State:
 
     def append(self, p: Profile, g: Grouped) -> int:
         """Add a live row for p (the caller has killed any previous row of p)."""
-        self.delta = self.delta.append(Segment.from_grouped(g, 1, term_major=False))
+        self.delta = self.delta.append(Segment.from_grouped(g, 1, self.rel, term_major=False))
         return self._add_meta(p)
 
     def kill(self, cluster_id: str) -> bool:
@@ -246,14 +267,14 @@ class State:
 
     def field_vector(self, space: str, component: str, row: int) -> FloatArray:
         seg, r = self._locate(row)
-        n = self.n_word if space == "word" else self.n_char
+        n = self.n_char if space == "char" else self.n_word
         return row_dense(seg.fields[(space, component)], r, n)
 
     def phrase_vectors(self, space: str, component: str, row: int) -> FloatArray:
         """The row's phrases of a component as dense columns (n_features x n_phrases)."""
         seg, r = self._locate(row)
         s, e = int(seg.pptr[component][r]), int(seg.pptr[component][r + 1])
-        n = self.n_word if space == "word" else self.n_char
+        n = self.n_char if space == "char" else self.n_word
         m = seg.phrases[(space, component)]
         out = np.zeros((n, e - s), dtype=np.float32)
         for j, pr in enumerate(range(s, e)):
@@ -262,15 +283,18 @@ class State:
         return out
 
     def scan_word(self, component: str, q: FloatArray) -> FloatArray:
-        """q · every row's word field vector, reading only the postings of q's terms."""
+        return self.scan("word", component, q)
+
+    def scan(self, space: str, component: str, q: FloatArray) -> FloatArray:
+        """q · every row's field vector, reading only the postings of q's terms."""
         out = np.zeros(self.n_rows, dtype=np.float32)
         cols = np.flatnonzero(q).astype(np.int64)
         if len(cols) == 0:
             return out
         nb = self.n_base
         if nb:
-            assert self.base.word_csc is not None
-            csc = self.base.word_csc[component]
+            assert self.base.csc is not None
+            csc = self.base.csc[(space, component)]
             # Terms in a large share of rows cost the most to scan and rank the least;
             # candidate generation skips them unless nothing else is left (the full
             # scoring of candidates still counts them).
@@ -280,7 +304,7 @@ class State:
                 cols = rare
             out[:nb] = columns_dot(csc, cols, q[cols])
         if self.n_rows > nb:
-            d = self.delta.fields[("word", component)]
+            d = self.delta.fields[(space, component)]
             out[nb:] = rows_dot(d, np.arange(d.shape[0], dtype=np.int64), q[:, None])[:, 0]
         return out
 
@@ -309,24 +333,24 @@ class State:
         return out
 
     def best_per_query_phrase(
-        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray
+        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
     ) -> FloatArray:
         """(len(rows), k): for each query phrase, its best match among each row's phrases."""
         out = np.zeros((len(rows), qw.shape[1]), dtype=np.float32)
         for seg, where, local in self._split(rows):
-            sims, lengths = seg.phrase_sims(component, local, qw, qc)
+            sims, lengths = seg.phrase_sims(component, local, qw, qc, qs)
             out[where] = _segment_max(sims, lengths)
         return out
 
     def mean_best_per_row_phrase(
-        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray
+        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
     ) -> FloatArray:
         """(len(rows),): mean over each row's phrases of their coverage by the query phrases."""
         out = np.zeros(len(rows), dtype=np.float32)
         if qw.shape[1] == 0:
             return out
         for seg, where, local in self._split(rows):
-            sims, lengths = seg.phrase_sims(component, local, qw, qc)
+            sims, lengths = seg.phrase_sims(component, local, qw, qc, qs)
             best = coverage_credit(sims.max(axis=1))
             out[where] = _segment_mean(best, lengths)
         return out
@@ -345,7 +369,9 @@ def fit_state(profiles: Sequence[Profile]) -> State:
     # The ecosystem names guarantee a non-empty vocabulary (sklearn refuses to fit on
     # texts of stop words only, e.g. an index of one freshly created empty profile).
     g = space.fit_grouped([*groups, list(ECOSYSTEMS.values())])
-    return State(space, Segment.from_grouped(g, n, term_major=True), profiles)
+    words = g.groups.word
+    rel = Relatedness.fit(words[:n], words[n : 2 * n])
+    return State(space, rel, Segment.from_grouped(g, n, rel, term_major=True), profiles)
 
 
 def compact_state(old: State, snapshot: Snapshot, profiles: dict[str, Profile]) -> State:
@@ -357,7 +383,7 @@ def compact_state(old: State, snapshot: Snapshot, profiles: dict[str, Profile]) 
     merged = base.take(b_rows).append(delta.take(d_rows))
     merged.index_terms()
     kept = [profiles[ids[r]] for r in rows]
-    state = State(old.space, merged, kept)
+    state = State(old.space, old.rel, merged, kept)
     state.fit_size = old.fit_size
     state.upserts_since_fit = old.upserts_since_fit
     state.unknown_words = old.unknown_words
