@@ -114,7 +114,13 @@ async def list_api_clients(
 
 
 @router.delete("/v1/clients/{client_id}", status_code=204, tags=["gateway"])
-async def revoke_api_client(client_id: uuid.UUID, _: OperatorDep, rt: RuntimeDep) -> Response:
+async def revoke_api_client(
+    client_id: uuid.UUID, operator: OperatorDep, rt: RuntimeDep
+) -> Response:
+    if client_id == operator.id:
+        # Revoking the key in hand would lock the operator out of the API at once.
+        raise Problem(409, "You cannot revoke the key you are using; use another operator key.",
+                      slug="own-key")  # fmt: skip
     async with rt.sessionmaker() as s, s.begin():
         client = await s.get(ApiClient, client_id)
         if client is None:

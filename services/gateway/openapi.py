@@ -52,7 +52,7 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str,
                 renames[schema_name] = f"{name.capitalize()}{schema_name}"
         doc = _rename_refs(doc, renames)
         for schema_name, schema in doc.get("components", {}).get("schemas", {}).items():
-            schemas.setdefault(schema_name, schema)
+            schemas.setdefault(renames.get(schema_name, schema_name), schema)
         for path, item in doc.get("paths", {}).items():
             if path.startswith("/v1/"):
                 merged["paths"][path] = item

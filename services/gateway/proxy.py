@@ -209,7 +209,14 @@ class GatewayProxy:
                 return
 
         upstream_headers = self._upstream_headers(scope, state, client, rid)
-        url = state.upstreams[service] + path + ("?" + query.decode("latin-1") if query else "")
+        # The raw, still percent-encoded path: the decoded one may hold characters (control
+        # bytes, '?', '#') that would change or break the upstream URL.
+        raw_path = scope.get("raw_path") or path.encode()
+        url = (
+            state.upstreams[service]
+            + raw_path.decode("latin-1")
+            + ("?" + query.decode("latin-1") if query else "")
+        )
         try:
             response = await state.http.request(
                 method,
@@ -224,6 +231,13 @@ class GatewayProxy:
             await send_problem(
                 send, 503, f"The {service} service is unavailable; try again shortly.", rid,
                 headers=[*limit_headers, (b"retry-after", b"2")], slug="service-unavailable",
+            )  # fmt: skip
+            return
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+            await self._fail(state, client, idem_key)
+            await send_problem(
+                send, 400, "The request path or query is not a valid URL.", rid,
+                headers=limit_headers, slug="bad-request",
             )  # fmt: skip
             return
         except httpx.TimeoutException:

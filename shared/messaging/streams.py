@@ -29,6 +29,9 @@ async def connect(url: str, name: str) -> NATS:
         reconnect_time_wait=0.5,
         connect_timeout=2,
         allow_reconnect=True,
+        # Shutdown drains subscriptions; a pull request parked on the server must not
+        # hold a stopping service for the default 30 s.
+        drain_timeout=3,
     )
 
 
