@@ -22,8 +22,10 @@ DUPLICATE_WINDOW_SECONDS = 600.0
 
 async def connect(url: str, name: str) -> NATS:
     # Reconnect for ever: a broker outage must delay messages, never kill a service.
+    # NATS_URL may list a cluster's servers, comma-separated.
+    servers = [u.strip() for u in url.split(",") if u.strip()]
     return await nats.connect(
-        url,
+        servers,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
