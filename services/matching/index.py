@@ -120,21 +120,22 @@ def _top(scores: FloatArray, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray
 
 # Phrase-vs-field cosine at which candidate generation counts a phrase as answered; lower
 # than the phrase-vs-phrase FULL_MATCH because a field holds several phrases.
-SCAN_FULL_MATCH = 0.15
+SCAN_FULL_MATCH = 0.1
 
 
 def _phrase_scan(st: State, row: int, mine: str, theirs: str) -> FloatArray:
     """Mean over row's `mine` phrases of their saturated match with each `theirs` field.
 
-    Scans the semantic space: it holds each phrase's own terms (weight 1) plus learned
-    related ones, so an answer in other words is found as well as a verbatim one.
+    The query is the phrase's semantic vector (its own terms plus learned related ones)
+    and the rows are plain word fields, so an answer in other words is found as well as a
+    verbatim one while scanning only the short word postings.
     """
     phrases = st.phrase_vectors("sem", mine, row)
     out = np.zeros(st.n_rows, dtype=np.float32)
     if phrases.shape[1] == 0:
         return out
     for j in range(phrases.shape[1]):
-        out += np.minimum(st.scan("sem", theirs, phrases[:, j]) / SCAN_FULL_MATCH, 1.0)
+        out += np.minimum(st.scan("word", theirs, phrases[:, j]) / SCAN_FULL_MATCH, 1.0)
     return np.asarray(out / phrases.shape[1], dtype=np.float32)
 
 

@@ -25,15 +25,18 @@ def ranges(starts: IntArray, lengths: IntArray) -> IntArray:
 
 def rows_dot(m: sp.csr_matrix, rows: IntArray, q: npt.NDArray[np.float32]) -> FloatArray:
     """m[rows] @ q for dense q of shape (n_features, k) → (len(rows), k)."""
+    # Gather the rows into a small CSR by hand (no scipy fancy indexing) and let scipy's C
+    # sparse x dense product do the arithmetic: no (nnz x k) temporaries in Python.
     indptr = m.indptr
     starts = indptr[rows].astype(np.int64)
     lengths = indptr[rows + 1].astype(np.int64) - starts
     pos = ranges(starts, lengths)
-    contrib = m.data[pos, None].astype(np.float64) * q[m.indices[pos]]
-    cs = np.zeros((len(pos) + 1, q.shape[1]), dtype=np.float64)
-    np.cumsum(contrib, axis=0, out=cs[1:])
-    ends = np.cumsum(lengths)
-    return np.asarray(cs[ends] - cs[ends - lengths], dtype=np.float32)
+    sub_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=sub_ptr[1:])
+    sub = sp.csr_matrix(
+        (m.data[pos], m.indices[pos], sub_ptr), shape=(len(rows), m.shape[1]), copy=False
+    )
+    return np.asarray(sub @ q, dtype=np.float32).reshape(len(rows), q.shape[1])
 
 
 def columns_dot(csc: sp.csc_matrix, cols: IntArray, vals: FloatArray) -> FloatArray:
