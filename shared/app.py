@@ -17,7 +17,7 @@ from shared.logging import configure_logging
 from shared.messaging.outbox import OutboxMixin, OutboxRelay
 from shared.messaging.streams import connect, ensure_stream
 from shared.middleware import PlatformMiddleware
-from shared.problems import install_problem_handlers, problem_response
+from shared.problems import document_problems, install_problem_handlers, problem_response
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
 
@@ -124,4 +124,13 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+
+    plain_openapi = app.openapi
+
+    def openapi_with_problems() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problems  # type: ignore[method-assign]
     return app
