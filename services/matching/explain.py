@@ -2,7 +2,10 @@
 
 The index scores whole fields as vectors; people want to read "your need X ↔ their offer
 Y". So for the few results shown we pair phrases of the two profiles and keep the best
-pairs. This runs only for the top-k results, so plain Python sets are fast enough.
+pairs. Needs ↔ offers pairs are scored by the index with the same phrase similarity it
+ranks with (lexical or learned relatedness, one batched product for all shown results),
+so a partner found through related wording is explained by the pair that made it rank;
+competence/technology pairs (no per-phrase vectors) use plain Python sets.
 """
 
 from __future__ import annotations
@@ -12,13 +15,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
+
 from shared.taxonomy import ECOSYSTEMS
 
 from .documents import Profile
 from .vectorizer import content_tokens, stem
 
 MIN_PHRASE_SIMILARITY = 0.2
+# On the index's phrase-similarity scale (see scoring.coverage_credit): pairs credited at
+# least half as "covered".
+MIN_INDEX_SIMILARITY = 0.15
 PAIRS_PER_COMPONENT = 2
+# Index phrase similarities, (my phrases x their phrases), for needs→offers and
+# offers→needs, in the profiles' phrase order.
+PairScores = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +121,35 @@ def best_pairs(
     return out
 
 
+def pairs_from_scores(
+    mine: Sequence[tuple[str, str]],
+    theirs: Sequence[tuple[str, str]],
+    sims: npt.NDArray[np.float32],
+    limit: int,
+) -> list[Pair]:
+    """Like best_pairs, from a precomputed (mine x theirs) similarity matrix."""
+    if sims.size == 0:
+        return []
+    cand = np.argwhere(sims >= MIN_INDEX_SIMILARITY)
+    scored = sorted(
+        ((float(sims[i, j]), mine[i][1], theirs[j][1], int(i), int(j)) for i, j in cand),
+        key=lambda r: (-r[0], r[1], r[2]),
+    )
+    used_mine: set[str] = set()
+    used_theirs: set[str] = set()
+    out: list[Pair] = []
+    for score, mt, tt, i, j in scored:
+        if mt in used_mine or tt in used_theirs:
+            continue
+        used_mine.add(mt)
+        used_theirs.add(tt)
+        shared = _shared(_analyse(mt), _analyse(tt))
+        out.append((score, mine[i][0], mt, theirs[j][0], tt, shared))
+        if len(out) == limit:
+            break
+    return out
+
+
 def _fields(p: Profile, *names: str) -> list[tuple[str, str]]:
     return [(name, text) for name in names for text in p.phrases(name)]
 
@@ -127,17 +168,33 @@ def _pair_reason(component: str, row: tuple[float, str, str, str, str, tuple[str
     text = f"your {_FIELD_WORD[mf]} '{mt}' ↔ their {_FIELD_WORD[tf]} '{tt}'"
     if shared:
         text += f" (shared: {', '.join(shared)})"
+    else:
+        text += " (related wording)"
     return Reason(component, mf, mt, tf, tt, shared, round(score, 4), text)
 
 
-def explain_pair(a: Profile, b: Profile, *, complementary: bool, similar: bool) -> list[Reason]:
-    """Reasons why b suits a, from a's point of view ("your ... their ...")."""
+def explain_pair(
+    a: Profile,
+    b: Profile,
+    *,
+    complementary: bool,
+    similar: bool,
+    scores: PairScores | None = None,
+) -> list[Reason]:
+    """Reasons why b suits a, from a's point of view ("your ... their ...").
+
+    With `scores` (from the index), needs ↔ offers pairs are chosen by them.
+    """
     reasons: list[Reason] = []
     if complementary:
-        for row in best_pairs(_fields(a, "needs"), _fields(b, "offers"), PAIRS_PER_COMPONENT):
-            reasons.append(_pair_reason("complementary", row))
-        for row in best_pairs(_fields(a, "offers"), _fields(b, "needs"), PAIRS_PER_COMPONENT):
-            reasons.append(_pair_reason("complementary", row))
+        directions = ((0, "needs", "offers"), (1, "offers", "needs"))
+        for k, mine_field, their_field in directions:
+            mine, theirs = _fields(a, mine_field), _fields(b, their_field)
+            if scores is None:
+                rows = best_pairs(mine, theirs, PAIRS_PER_COMPONENT)
+            else:
+                rows = pairs_from_scores(mine, theirs, scores[k], PAIRS_PER_COMPONENT)
+            reasons.extend(_pair_reason("complementary", row) for row in rows)
     if similar:
         cap = ("competences", "technologies")
         for row in best_pairs(_fields(a, *cap), _fields(b, *cap), PAIRS_PER_COMPONENT):

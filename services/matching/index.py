@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from .documents import Profile
 from .errors import EmptyQuery, InvalidQuery, UnknownCluster
-from .explain import Reason, explain_pair, explain_query
+from .explain import PairScores, Reason, explain_pair, explain_query
 from .filters import NO_FILTERS, Filters, ecosystem_mask
 from .scoring import (
     LABEL_BOOST_PER_RANK,
@@ -420,6 +420,19 @@ class MatchIndex:
         parts["boost"] = label + target
         return _Scored(rows, np.asarray(total, dtype=np.float32), parts)
 
+    @staticmethod
+    def _pair_scores(st: State, a: Profile, rows: npt.NDArray[np.int64]) -> list[PairScores]:
+        """For the shown rows, a's needs x their offers and a's offers x their needs, with
+        the phrase similarity used for ranking: one batched product per direction."""
+        a_row = st.row_of[a.id]
+        vecs = {
+            c: tuple(st.phrase_vectors(s, c, a_row) for s in ("word", "char", "sem"))
+            for c in ("needs", "offers")
+        }
+        to_offers = st.phrase_sim_blocks("offers", rows, *vecs["needs"])
+        to_needs = st.phrase_sim_blocks("needs", rows, *vecs["offers"])
+        return [(n2o.T, o2n.T) for n2o, o2n in zip(to_offers, to_needs, strict=True)]
+
     def _to_matches(
         self,
         st: State,
@@ -434,8 +447,11 @@ class MatchIndex:
             (i for i in range(len(scored.rows)) if scored.total[i] >= min_score),
             key=lambda i: (-float(scored.total[i]), st.ids[scored.rows[i]]),
         )[:limit]
+        pair_scores: list[PairScores | None] = [None] * len(order)
+        if explain and mode is not Mode.SIMILAR and order:
+            pair_scores = list(self._pair_scores(st, a, scored.rows[order]))
         out = []
-        for i in order:
+        for i, scores in zip(order, pair_scores, strict=True):
             b = self._profiles[st.ids[scored.rows[i]]]
             reasons: tuple[Reason, ...] = ()
             if explain:
@@ -445,6 +461,7 @@ class MatchIndex:
                         b,
                         complementary=mode is not Mode.SIMILAR,
                         similar=mode is not Mode.COMPLEMENTARY,
+                        scores=scores,
                     )
                 )
             out.append(

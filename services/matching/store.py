@@ -344,6 +344,23 @@ class State:
             out[where] = _segment_max(sims, lengths)
         return out
 
+    def phrase_sim_blocks(
+        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
+    ) -> list[FloatArray]:
+        """Per row, the (row's phrases x query phrases) similarity matrix."""
+        k = qw.shape[1]
+        out = [np.zeros((0, k), dtype=np.float32) for _ in range(len(rows))]
+        if k == 0:
+            return out
+        for seg, where, local in self._split(rows):
+            sims, lengths = seg.phrase_sims(component, local, qw, qc, qs)
+            ends = np.cumsum(lengths)
+            for i, end, length in zip(
+                np.flatnonzero(where).tolist(), ends.tolist(), lengths.tolist(), strict=True
+            ):
+                out[i] = sims[end - length : end]
+        return out
+
     def mean_best_per_row_phrase(
         self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
     ) -> FloatArray:
