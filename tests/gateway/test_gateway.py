@@ -57,7 +57,12 @@ async def test_identity_headers_sent_by_a_client_are_ignored(platform: Platform)
 
 
 async def test_request_id_is_echoed_or_made(platform: Platform) -> None:
+    async with httpx.AsyncClient(base_url=platform.gateway_url) as anon:
+        refused = await anon.get("/v1/clusters")
+        assert refused.status_code == 401
+        assert len(refused.headers.get_list("x-request-id")) == 1
     async with platform.client("jp") as c:
+        assert len((await c.get("/v1/tenants")).headers.get_list("x-request-id")) == 1
         r = await c.get("/v1/tenants", headers={"x-request-id": "trace-123"})
         assert r.headers["x-request-id"] == "trace-123"
         r = await c.get("/v1/tenants", headers={"x-request-id": "bad id\twith tab"})
