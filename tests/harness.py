@@ -18,7 +18,7 @@ from deploy.local.servers import free_port
 
 T = TypeVar("T")
 
-INTERNAL_TOKEN = "test-internal-token"  # noqa: S105 - a test credential
+INTERNAL_TOKEN = "test-internal-token"
 
 
 class _QuietServer(uvicorn.Server):
