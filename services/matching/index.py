@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -39,7 +39,7 @@ from .scoring import (
     jaccard_bits,
     nace_overlap,
 )
-from .store import State, compact_state, fit_state, groups_of
+from .store import PhraseSims, State, compact_state, fit_state, groups_of
 from .textquery import parse
 
 MAX_LIMIT = 100
@@ -98,7 +98,12 @@ class IndexStats:
 class _Scored:
     rows: npt.NDArray[np.int64]
     total: FloatArray
-    parts: dict[str, FloatArray] = field(default_factory=dict)
+    parts: dict[str, FloatArray]
+    # Phrase similarities (a's needs vs their offers, a's offers vs their needs) of the
+    # scored rows; origin[i] is row i's position in them (pruning drops rows).
+    needs_sims: PhraseSims
+    offers_sims: PhraseSims
+    origin: npt.NDArray[np.int64]
 
 
 _Op = tuple[Literal["upsert"], Profile] | tuple[Literal["remove"], str]
@@ -370,18 +375,20 @@ class MatchIndex:
             st.dot_rows("char", "profile", rows, st.field_vector("char", "profile", a_row)),
         )
         # How much of a's needs b's offers cover: each need's best offer, averaged.
-        nw = st.phrase_vectors("word", "needs", a_row)
-        nc = st.phrase_vectors("char", "needs", a_row)
-        ns = st.phrase_vectors("sem", "needs", a_row)
+        spaces = ("word", "char", "sem")
+        needs = st.phrase_sims(
+            "offers", rows, *(st.phrase_vectors(s, "needs", a_row) for s in spaces)
+        )
         need_to_offer = np.zeros(len(rows), dtype=np.float32)
-        if nw.shape[1]:
-            best = st.best_per_query_phrase("offers", rows, nw, nc, ns)
+        if needs.sims.shape[1]:
+            best = needs.best_per_query()
             need_to_offer = coverage_credit(best).mean(axis=1).astype(np.float32)
         # How much of b's needs a's offers cover.
-        ow = st.phrase_vectors("word", "offers", a_row)
-        oc = st.phrase_vectors("char", "offers", a_row)
-        os_ = st.phrase_vectors("sem", "offers", a_row)
-        offer_to_need = st.mean_best_per_row_phrase("needs", rows, ow, oc, os_)
+        offers = st.phrase_sims(
+            "needs", rows, *(st.phrase_vectors(s, "offers", a_row) for s in spaces)
+        )
+        offer_to_need = offers.mean_best_per_row()
+        origin = np.arange(len(rows), dtype=np.int64)
         comp = complementarity(need_to_offer, offer_to_need)
         eco = jaccard_bits(ecosystem_mask(a.ecosystems), st.eco[rows])
         label = np.asarray(LABEL_BOOST_PER_RANK * st.label[rows], dtype=np.float32)
@@ -400,7 +407,7 @@ class MatchIndex:
             headroom = w.nace + TARGET_BOOST_THEIRS_IN_MINE + TARGET_BOOST_MINE_IN_THEIRS
             kth = np.partition(partial, len(partial) - keep)[len(partial) - keep]
             sel = partial >= kth - headroom
-            rows, partial, label = rows[sel], partial[sel], label[sel]
+            rows, partial, label, origin = rows[sel], partial[sel], label[sel], origin[sel]
             parts = {k: v[sel] for k, v in parts.items()}
         a_nace = frozenset(a.nace_codes)
         others = [self._profiles[st.ids[r]] for r in rows]
@@ -418,20 +425,14 @@ class MatchIndex:
         total = partial + w.nace * nace + target
         parts["nace"] = nace
         parts["boost"] = label + target
-        return _Scored(rows, np.asarray(total, dtype=np.float32), parts)
+        return _Scored(rows, np.asarray(total, dtype=np.float32), parts, needs, offers, origin)
 
     @staticmethod
-    def _pair_scores(st: State, a: Profile, rows: npt.NDArray[np.int64]) -> list[PairScores]:
-        """For the shown rows, a's needs x their offers and a's offers x their needs, with
-        the phrase similarity used for ranking: one batched product per direction."""
-        a_row = st.row_of[a.id]
-        vecs = {
-            c: tuple(st.phrase_vectors(s, c, a_row) for s in ("word", "char", "sem"))
-            for c in ("needs", "offers")
-        }
-        to_offers = st.phrase_sim_blocks("offers", rows, *vecs["needs"])
-        to_needs = st.phrase_sim_blocks("needs", rows, *vecs["offers"])
-        return [(n2o.T, o2n.T) for n2o, o2n in zip(to_offers, to_needs, strict=True)]
+    def _pair_scores(scored: _Scored, i: int) -> PairScores:
+        """a's needs x their offers and a's offers x their needs for scored row i, with the
+        phrase similarities computed while ranking (no second pass)."""
+        o = int(scored.origin[i])
+        return scored.needs_sims.block(o).T, scored.offers_sims.block(o).T
 
     def _to_matches(
         self,
@@ -447,14 +448,12 @@ class MatchIndex:
             (i for i in range(len(scored.rows)) if scored.total[i] >= min_score),
             key=lambda i: (-float(scored.total[i]), st.ids[scored.rows[i]]),
         )[:limit]
-        pair_scores: list[PairScores | None] = [None] * len(order)
-        if explain and mode is not Mode.SIMILAR and order:
-            pair_scores = list(self._pair_scores(st, a, scored.rows[order]))
         out = []
-        for i, scores in zip(order, pair_scores, strict=True):
+        for i in order:
             b = self._profiles[st.ids[scored.rows[i]]]
             reasons: tuple[Reason, ...] = ()
             if explain:
+                scores = self._pair_scores(scored, i) if mode is not Mode.SIMILAR else None
                 reasons = tuple(
                     explain_pair(
                         a,

@@ -165,6 +165,43 @@ def _segment_mean(values: FloatArray, lengths: IntArray) -> FloatArray:
     return np.asarray(np.divide(sums, np.maximum(lengths, 1)), dtype=np.float32)
 
 
+class PhraseSims:
+    """Phrase similarities of some rows against a few query phrases, kept after scoring so
+    the explanations of the shown results reuse them instead of recomputing."""
+
+    def __init__(self, sims: FloatArray, lengths: IntArray, order: IntArray, n_rows: int) -> None:
+        # sims rows are grouped per row in `order` (a permutation of positions in the
+        # caller's rows: base rows first, then delta rows), each row `lengths` long.
+        self.sims = sims
+        self.lengths = lengths
+        self.order = order
+        self.n_rows = n_rows
+        self.starts = np.zeros(n_rows, dtype=np.int64)
+        self.sizes = np.zeros(n_rows, dtype=np.int64)
+        self.starts[order] = np.cumsum(lengths) - lengths
+        self.sizes[order] = lengths
+
+    def best_per_query(self) -> FloatArray:
+        """(n_rows, k): for each query phrase, its best match among each row's phrases."""
+        out = np.zeros((self.n_rows, self.sims.shape[1]), dtype=np.float32)
+        if len(self.order):
+            out[self.order] = _segment_max(self.sims, self.lengths)
+        return out
+
+    def mean_best_per_row(self) -> FloatArray:
+        """(n_rows,): mean over each row's phrases of their coverage by the query phrases."""
+        out = np.zeros(self.n_rows, dtype=np.float32)
+        if len(self.order) and self.sims.shape[1]:
+            best = coverage_credit(self.sims.max(axis=1))
+            out[self.order] = _segment_mean(best, self.lengths)
+        return out
+
+    def block(self, i: int) -> FloatArray:
+        """(row i's phrases x query phrases)."""
+        s = int(self.starts[i])
+        return self.sims[s : s + int(self.sizes[i])]
+
+
 @dataclass(slots=True)
 class Codes:
     """Small-integer codes for countries and tenants, so filters are vector compares."""
@@ -334,45 +371,24 @@ class State:
             out[where] = rows_dot(seg.fields[(space, component)], local, q[:, None])[:, 0]
         return out
 
-    def best_per_query_phrase(
+    def phrase_sims(
         self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
-    ) -> FloatArray:
-        """(len(rows), k): for each query phrase, its best match among each row's phrases."""
-        out = np.zeros((len(rows), qw.shape[1]), dtype=np.float32)
-        for seg, where, local in self._split(rows):
-            sims, lengths = seg.phrase_sims(component, local, qw, qc, qs)
-            out[where] = _segment_max(sims, lengths)
-        return out
-
-    def phrase_sim_blocks(
-        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
-    ) -> list[FloatArray]:
-        """Per row, the (row's phrases x query phrases) similarity matrix."""
+    ) -> PhraseSims:
+        """Similarity of every phrase of the rows to each query phrase (columns of q*)."""
         k = qw.shape[1]
-        out = [np.zeros((0, k), dtype=np.float32) for _ in range(len(rows))]
-        if k == 0:
-            return out
-        for seg, where, local in self._split(rows):
-            sims, lengths = seg.phrase_sims(component, local, qw, qc, qs)
-            ends = np.cumsum(lengths)
-            for i, end, length in zip(
-                np.flatnonzero(where).tolist(), ends.tolist(), lengths.tolist(), strict=True
-            ):
-                out[i] = sims[end - length : end]
-        return out
-
-    def mean_best_per_row_phrase(
-        self, component: str, rows: IntArray, qw: FloatArray, qc: FloatArray, qs: FloatArray
-    ) -> FloatArray:
-        """(len(rows),): mean over each row's phrases of their coverage by the query phrases."""
-        out = np.zeros(len(rows), dtype=np.float32)
-        if qw.shape[1] == 0:
-            return out
-        for seg, where, local in self._split(rows):
-            sims, lengths = seg.phrase_sims(component, local, qw, qc, qs)
-            best = coverage_credit(sims.max(axis=1))
-            out[where] = _segment_mean(best, lengths)
-        return out
+        parts, lens, order = [], [], []
+        if k:
+            for seg, where, local in self._split(rows):
+                sims, lengths = seg.phrase_sims(component, local, qw, qc, qs)
+                parts.append(sims)
+                lens.append(lengths)
+                order.append(np.flatnonzero(where))
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return PhraseSims(np.zeros((0, k), dtype=np.float32), empty, empty, len(rows))
+        return PhraseSims(
+            np.concatenate(parts), np.concatenate(lens), np.concatenate(order), len(rows)
+        )
 
     def snapshot(self) -> Snapshot:
         """What compaction needs, copied so later upserts cannot change it underneath."""
