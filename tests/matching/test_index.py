@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pytest
+import scipy.sparse
 
-from services.matching import store
+from services.matching import semantic, store
 from services.matching.documents import Profile
 from services.matching.errors import EmptyQuery, InvalidQuery, UnknownCluster
 from services.matching.filters import Filters
@@ -457,3 +459,79 @@ def test_profile_from_minimal_event_data() -> None:
     assert q.needs == ("a",)
     with pytest.raises(ValueError, match="country"):
         Profile.from_event_data({"id": "x", "tenant": "eu"})
+
+
+# --- learned relatedness -------------------------------------------------------------------
+
+# (what a cluster does, how it words its offer): no word in common within a family.
+FAMILIES = (
+    ("air traffic management", "ATM systems for airspace"),
+    ("rolling stock engineering", "rail vehicles and trains"),
+    ("aquaculture", "fish farming"),
+    ("solar photovoltaics", "PV modules"),
+    ("garment manufacturing", "apparel production"),
+)
+
+
+def related_wording_index() -> MatchIndex:
+    """Fillers restate their competence as an offer in other words; the asker needs family
+    0 in competence wording and the partner offers it in offer wording."""
+    profiles = [
+        prof(f"f{k}-{i}", "IT", comp=[comp], offers=[offer])
+        for k, (comp, offer) in enumerate(FAMILIES)
+        for i in range(4)
+    ]
+    profiles += [
+        prof("asker", "DE", needs=[FAMILIES[0][0]], offers=[FAMILIES[1][0]]),
+        prof("partner", "FR", offers=[FAMILIES[0][1]], needs=[FAMILIES[1][1]]),
+        prof("other", "ES", offers=[FAMILIES[2][1]], needs=[FAMILIES[3][1]]),
+    ]
+    index = MatchIndex()
+    index.build(profiles)
+    return index
+
+
+def test_learned_relatedness_links_different_wordings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A toy corpus cannot reach the production evidence thresholds (tuned for thousands
+    # of profiles); lowered, the mechanism is the same.
+    monkeypatch.setattr(semantic, "MIN_COOCCURRENCE", 3)
+    monkeypatch.setattr(semantic, "MIN_PMI", 1.0)
+    index = related_wording_index()
+    top = index.matches(
+        "asker", mode="complementary", filters=Filters(countries=frozenset({"FR", "ES"}))
+    )
+    assert top[0].cluster_id == "partner"
+    assert top[0].components["need_to_offer"] > 0.5
+    assert top[0].components["offer_to_need"] > 0.5
+    reason = next(r for r in top[0].reasons if r.your_field == "needs")
+    assert reason.your_text == FAMILIES[0][0]
+    assert reason.their_text == FAMILIES[0][1]
+    assert reason.shared_terms == ()
+    assert "related wording" in reason.text
+    # Upserts are projected with the fitted relation: a new cluster in offer wording is
+    # found the same way.
+    index.upsert(prof("late", "PL", offers=[FAMILIES[0][1]], needs=[FAMILIES[1][1]]))
+    scored = index.score_pairs("asker", ["late", "other"], mode="complementary")
+    assert [m.cluster_id for m in scored] == ["late", "other"]
+    assert scored[0].components["need_to_offer"] > 0.5
+
+
+def test_without_corpus_evidence_wording_alone_decides() -> None:
+    index = related_wording_index()  # production thresholds: nothing is learned here
+    [partner] = index.score_pairs("asker", ["partner"], mode="complementary")
+    assert partner.components["need_to_offer"] == 0.0
+    assert not [r for r in partner.reasons if r.your_field == "needs"]
+
+
+def test_relatedness_is_symmetric_and_identity_without_evidence() -> None:
+    # Rows are clusters; what they do (term 0 or 2) and what they offer (term 1 or 3).
+    does = scipy.sparse.csr_matrix(np.array([[1, 0, 0, 0]] * 20 + [[0, 0, 1, 0]] * 300))
+    offers = scipy.sparse.csr_matrix(np.array([[0, 1, 0, 0]] * 20 + [[0, 0, 0, 1]] * 300))
+    rel = semantic.Relatedness.fit(does, offers)
+    e = rel.expansion.toarray()
+    np.testing.assert_allclose(e, e.T)
+    assert e[0, 1] > 0  # rare pair far above chance: related
+    assert e[2, 3] == 0  # present in most rows: not above chance
+    np.testing.assert_allclose(np.diag(e), 1.0)
+    small = semantic.Relatedness.fit(does[:10], offers[:10])
+    assert small.related_pairs == 0
