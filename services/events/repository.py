@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,21 +17,7 @@ from services.events.models import (
     Placement,
     Schedule,
 )
-from shared.problems import Problem
-
-
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = orjson.dumps([created_at.isoformat(), str(row_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, rid = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(rid)
-    except Exception as exc:
-        raise Problem(400, "The cursor is not one this API gave out.", field="cursor") from exc
+from shared.pagination import decode_cursor, encode_cursor
 
 
 class EventsRepository:

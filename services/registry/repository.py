@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.models import Cluster, Tenant
-from shared.problems import Problem
+from shared.pagination import decode_cursor, encode_cursor
 from shared.taxonomy import LabelLevel
 
 # Which label levels satisfy a "minimum label" filter.
@@ -31,20 +28,6 @@ class ClusterFilter:
     label_min: LabelLevel | None = None
     text: str | None = None
     verified: bool | None = None
-
-
-def encode_cursor(created_at: datetime, cluster_id: uuid.UUID) -> str:
-    raw = orjson.dumps([created_at.isoformat(), str(cluster_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, cid = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(cid)
-    except Exception as exc:
-        raise Problem(400, "The cursor is not one this API gave out.", field="cursor") from exc
 
 
 class ClusterRepository:
