@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from services.matching import semantic, store
+from services.matching import semantic, sparse_ops, store
 from services.matching.documents import Profile
 from services.matching.errors import EmptyQuery, InvalidQuery, UnknownCluster
 from services.matching.filters import Filters
@@ -535,3 +535,14 @@ def test_relatedness_is_symmetric_and_identity_without_evidence() -> None:
     np.testing.assert_allclose(np.diag(e), 1.0)
     small = semantic.Relatedness.fit(does[:10], offers[:10])
     assert small.related_pairs == 0
+
+
+def test_rows_dot_fast_and_public_routes_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    m = scipy.sparse.random(50, 40, density=0.2, format="csr", dtype=np.float32, rng=rng)
+    rows = np.array([3, 0, 49, 3, 17], dtype=np.int64)
+    q = rng.random((40, 3)).astype(np.float32)
+    expected = m.toarray()[rows] @ q
+    np.testing.assert_allclose(sparse_ops.rows_dot(m, rows, q), expected, rtol=1e-5)
+    monkeypatch.setattr(sparse_ops, "_tools", None)
+    np.testing.assert_allclose(sparse_ops.rows_dot(m, rows, q), expected, rtol=1e-5)
