@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,12 +83,19 @@ async def agenda_of(session: AsyncSession, event: Event, cluster_id: uuid.UUID) 
     return Agenda(event, cluster_id, me.name if me else None, schedule, items)
 
 
-def agenda_json(agenda: Agenda) -> dict[str, Any]:
+def agenda_json(agenda: Agenda, reader_zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """The agenda in the event's zone; with `reader_zone`, each time also in the reader's
+    own (people joining from another continent misread times more than anything)."""
+
+    def local(moment: datetime) -> str | None:
+        return moment.astimezone(reader_zone).isoformat() if reader_zone else None
+
     return {
         "event_id": str(agenda.event.id),
         "cluster_id": str(agenda.cluster_id),
         "name": agenda.name,
         "timezone": agenda.event.timezone,
+        "reader_timezone": reader_zone.key if reader_zone else None,
         "schedule_id": str(agenda.schedule.id),
         "published_at": agenda.schedule.published_at.isoformat()
         if agenda.schedule.published_at
@@ -98,6 +106,8 @@ def agenda_json(agenda: Agenda) -> dict[str, Any]:
                 "slot": i.slot,
                 "start": i.start.isoformat(),
                 "end": i.end.isoformat(),
+                "reader_start": local(i.start),
+                "reader_end": local(i.end),
                 "table": i.table,
                 "location": i.location,
                 "counterpart": {

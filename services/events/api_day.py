@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from services.events import access, lifecycle, lookups, planning, stats
 from services.events.agenda import agenda_json, agenda_of, grid
@@ -127,10 +129,23 @@ async def _agenda_target(
 
 @router.get("/participants/{cluster_id}/agenda", dependencies=[READ])
 async def agenda(
-    event_id: uuid.UUID, cluster_id: uuid.UUID, caller: CallerDep, session: SessionDep
+    event_id: uuid.UUID,
+    cluster_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
+    tz: Annotated[
+        str | None,
+        Query(max_length=64, description="Your IANA time zone: times are shown in it too"),
+    ] = None,
 ) -> Response:
+    reader_zone = None
+    if tz:
+        try:
+            reader_zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise Problem(422, f"'{tz}' is not an IANA time zone.", field="tz") from exc
     event = await _agenda_target(session, caller, event_id, cluster_id)
-    return json_response(agenda_json(await agenda_of(session, event, cluster_id)))
+    return json_response(agenda_json(await agenda_of(session, event, cluster_id), reader_zone))
 
 
 @router.get(

@@ -87,6 +87,17 @@ async def test_agenda_as_icalendar_opens_in_a_calendar_program(platform: Platfor
         assert m["counterpart"]["name"] in str(v["summary"])
         assert m["location"] in str(v["location"])
         assert "Makuhari Messe" in str(v["location"])
+    # The reader's own zone beside the event's: same instant, other wall clock.
+    async with platform.client("jp") as c:
+        paris = ok(await c.get(f"{url}/agenda", params={"tz": "Europe/Paris"}))
+        assert_problem(await c.get(f"{url}/agenda", params={"tz": "Mars/Olympus"}), 422)
+    assert paris["reader_timezone"] == "Europe/Paris"
+    for m in paris["meetings"]:
+        reader = datetime.fromisoformat(m["reader_start"])
+        assert reader == datetime.fromisoformat(m["start"])
+        assert reader.utcoffset() == ZoneInfo("Europe/Paris").utcoffset(reader)
+    assert agenda["meetings"][0]["reader_start"] is None
+
     # Stable UIDs: fetching again names the same meetings the same way.
     again_uids = {str(v["uid"]) for v in icalendar.Calendar.from_ical(again.content).walk("VEVENT")}
     assert again_uids == set(by_uid)
