@@ -19,9 +19,9 @@ and always for the heuristic; a search cut short by the wall clock may differ.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from services.events.scheduling import exact, heuristic
+from services.events.scheduling import exact, heuristic, local_search
 from services.events.scheduling.bounds import placed_weight_bound
 from services.events.scheduling.breaks import breaks_of
 from services.events.scheduling.model import (
@@ -50,6 +50,8 @@ __all__ = [
 EXACT_MAX_VARIABLES = 40_000
 # Share of the time limit spent polishing the greedy start before CP-SAT takes over.
 HINT_SHARE = 0.1
+# Share of the time limit for annealing (see scheduling.local_search) before CP-SAT.
+ANNEAL_SHARE = 0.4
 # Seconds kept back for table assignment and bookkeeping after the search.
 MARGIN = 0.05
 
@@ -82,10 +84,26 @@ def solve(
     use_exact = method == "exact" or (method == "auto" and size <= EXACT_MAX_VARIABLES)
     if use_exact:
         heuristic.improve(state, started + HINT_SHARE * time_limit, seed)
+        anneal_deadline = started + ANNEAL_SHARE * time_limit
         # Building a CP-SAT model takes time the solver's own limit does not see.
         exact_deadline = deadline - min(0.5, 0.05 * time_limit)
+        last_call = max(anneal_deadline, exact_deadline - 0.05 * time_limit)
+
+        annealed: list[list[int]] = []
+
+        def anneal(stop: Callable[[], bool]) -> list[int] | None:
+            found = _anneal(prep, state.slot_of, bound, anneal_deadline, seed, stop, last_call)
+            if found is not None:
+                annealed.append(found)
+            return found
+
         result = exact.solve_exact(
-            prep, start=state.slot_of, weight_bound=bound, deadline=exact_deadline, seed=seed
+            prep,
+            start=state.slot_of,
+            weight_bound=bound,
+            deadline=exact_deadline,
+            seed=seed,
+            anneal=anneal,
         )
         if result is None:
             raise SchedulingError("the fixed and kept meetings cannot all be placed together")
@@ -95,6 +113,19 @@ def solve(
         weight_optimal = result.weight_optimal
         breaks_optimal = result.breaks_optimal
         used = "cp-sat"
+        # CP-SAT may not have found (or kept) the annealer's schedule: the better wins.
+        if annealed and _better(prep, annealed[0], slot_of):
+            if _weight(prep, annealed[0]) > _weight(prep, slot_of):
+                # CP-SAT's bound on breaks was for a smaller placed weight.
+                breaks_bound = None
+                weight_optimal = _weight(prep, annealed[0]) >= bound
+            slot_of = annealed[0]
+            used = "cp-sat+anneal"
+            breaks_optimal = (
+                breaks_bound is not None
+                and weight_optimal
+                and _total_breaks(prep, slot_of) <= breaks_bound
+            )
     else:
         heuristic.improve(state, deadline, seed)
         slot_of = state.slot_of
@@ -116,6 +147,78 @@ def solve(
     return _schedule(
         prep, slot_of, bound, breaks_bound, weight_optimal, breaks_optimal, used, started
     )
+
+
+def _anneal(
+    prep: Prepared,
+    start: list[int],
+    bound: int,
+    deadline: float,
+    seed: int,
+    stop: Callable[[], bool],
+    last_call: float,
+) -> list[int] | None:
+    """Anneal from `start`; the result if it places more weight or has fewer breaks.
+
+    When the weight bound allows placing every meeting (and no participant maximum
+    forbids it), the annealer places them all and searches for a schedule without
+    clashes; otherwise it keeps the set of placed meetings and moves them around.
+    None when it found nothing better than `start`.
+    """
+    n = len(start)
+    placeable = [bool(prep.allowed[m]) for m in range(n)]
+    total = sum(prep.weight[m] for m in range(n) if placeable[m])
+    everything = bound >= total and all(
+        prep.max_meetings[p] >= len(mine) for p, mine in enumerate(prep.meetings_of)
+    )
+    active = placeable if everything else [s != heuristic.UNPLACED for s in start]
+    annealer = local_search.Annealer(prep, start, active, seed)
+    found = annealer.run(deadline, stop=stop)
+    if found is None and everything and _weight(prep, start) < total:
+        # No full placement yet, and CP-SAT's plain search would only polish the
+        # greedy one: keep annealing, a full placement outranks any break count.
+        found = annealer.run(last_call, stop=stop)
+    if found is None:
+        return None
+    slot_of, breaks = found
+    weight = sum(prep.weight[m] for m in range(n) if slot_of[m] != heuristic.UNPLACED)
+    old_weight = sum(prep.weight[m] for m in range(n) if start[m] != heuristic.UNPLACED)
+    if weight > old_weight or (weight == old_weight and breaks < _total_breaks(prep, start)):
+        return slot_of
+    return None
+
+
+def _better(prep: Prepared, one: list[int], other: list[int]) -> bool:
+    """Whether `one` places more weight than `other`, or as much with fewer breaks."""
+
+    if _weight(prep, one) != _weight(prep, other):
+        return _weight(prep, one) > _weight(prep, other)
+    if prep.problem.fairness is not None and _spread(prep, one) > prep.problem.fairness:
+        return False
+    return _total_breaks(prep, one) < _total_breaks(prep, other)
+
+
+def _weight(prep: Prepared, slot_of: list[int]) -> int:
+    return sum(prep.weight[m] for m, s in enumerate(slot_of) if s != heuristic.UNPLACED)
+
+
+def _spread(prep: Prepared, slot_of: list[int]) -> int:
+    masks = [0] * len(prep.meetings_of)
+    for m, s in enumerate(slot_of):
+        if s != heuristic.UNPLACED:
+            masks[prep.a[m]] |= 1 << s
+            masks[prep.b[m]] |= 1 << s
+    per = [heuristic.mask_breaks(mask) for mask in masks]
+    return max(per, default=0) - min(per, default=0)
+
+
+def _total_breaks(prep: Prepared, slot_of: list[int]) -> int:
+    slots_of: list[list[int]] = [[] for _ in prep.meetings_of]
+    for m, s in enumerate(slot_of):
+        if s != heuristic.UNPLACED:
+            slots_of[prep.a[m]].append(s)
+            slots_of[prep.b[m]].append(s)
+    return sum(breaks_of(slots) for slots in slots_of)
 
 
 def _schedule(

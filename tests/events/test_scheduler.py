@@ -376,3 +376,32 @@ def test_real_instance_if_available() -> None:
     problem = load_problem(path)
     result = checked(problem, time_limit=5.0)
     assert result.placed_weight <= result.placed_weight_bound
+
+
+def test_annealer_closes_the_gaps_of_a_bad_start() -> None:
+    from services.events.scheduling.local_search import Annealer
+    from services.events.scheduling.model import prepare
+
+    problem = line(8, 2, 5, [(0, 1), (0, 2), (0, 3), (0, 4)])
+    prep = prepare(problem)
+    annealer = Annealer(prep, [0, 2, 5, 7], [True] * 4, seed=1)
+    found = annealer.run(float("inf"), max_steps=200_000)
+    assert found is not None
+    slot_of, breaks = found
+    assert breaks == 0
+    assert sorted(slot_of) == list(range(min(slot_of), min(slot_of) + 4))
+
+
+def test_annealer_resolves_clashes_when_everything_must_be_placed() -> None:
+    from services.events.scheduling.local_search import Annealer
+    from services.events.scheduling.model import prepare
+
+    # Everything starts in slot 0: three clashes for participant 0.
+    problem = line(4, 2, 4, [(0, 1), (0, 2), (0, 3)])
+    prep = prepare(problem)
+    annealer = Annealer(prep, [0, 0, 0], [True] * 3, seed=0)
+    found = annealer.run(float("inf"), max_steps=200_000)
+    assert found is not None
+    slot_of, breaks = found
+    assert len(set(slot_of)) == 3
+    assert breaks == 0

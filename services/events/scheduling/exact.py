@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -19,6 +20,10 @@ from ortools.sat.python import cp_model
 from services.events.scheduling.model import Prepared
 
 UNPLACED = -1
+
+# Runs in the caller's thread beside the core-guided search; gets a callable telling
+# whether that search has finished and returns an all-placed slot assignment (or None).
+Anneal = Callable[[Callable[[], bool]], "list[int] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +201,7 @@ def solve_exact(
     deadline: float,
     seed: int,
     workers: int = 2,
+    anneal: Anneal | None = None,
 ) -> ExactResult | None:
     """Improve `start` (a greedy slot assignment); None when CP-SAT proves infeasible."""
     weights = prep.weight
@@ -210,7 +216,7 @@ def solve_exact(
         # The bound allows placing everything: try that directly with the break model.
         # Its propagation finds full placements the weight-only model misses, and if it
         # succeeds both phases are done at once.
-        result = _phase2(prep, best, total, deadline, seed, workers)
+        result = _phase2(prep, best, total, deadline, seed, workers, anneal)
         if result is not None and result.breaks_bound != _INFEASIBLE:
             return result
     if not weight_optimal or not feasible_start:
@@ -233,7 +239,9 @@ def solve_exact(
             weight_optimal = status == cp_model.OPTIMAL or best_weight >= placed_bound
         elif not feasible_start:
             return ExactResult([UNPLACED] * len(best), False, placed_bound, None, False)
-    result = _phase2(prep, best, best_weight, deadline, seed, workers)
+    result = _phase2(
+        prep, best, best_weight, deadline, seed, workers, anneal if best_weight >= total else None
+    )
     if result is None or result.breaks_bound == _INFEASIBLE:
         # Out of time: the best start stands, no bound on breaks.
         return ExactResult(best, weight_optimal, placed_bound, None, False)
@@ -247,7 +255,13 @@ _INFEASIBLE = -1
 
 
 def _phase2(
-    prep: Prepared, hint: list[int], min_weight: int, deadline: float, seed: int, workers: int
+    prep: Prepared,
+    hint: list[int],
+    min_weight: int,
+    deadline: float,
+    seed: int,
+    workers: int,
+    anneal: Anneal | None = None,
 ) -> ExactResult | None:
     """Minimise breaks among schedules placing at least `min_weight`.
 
@@ -264,11 +278,17 @@ def _phase2(
         hint_weight = sum(prep.weight[m] for m, s in enumerate(hint) if s != UNPLACED)
         if hint_weight >= min_weight:
             phase2.hint(hint)
-        outcome = _race(phase2, deadline, seed, workers)
+
+        def fresh(attempt: int | None = attempt) -> _Model:
+            again = _Model(prep, min_weight=min_weight, with_breaks=True, fairness=attempt)
+            again.model.minimize(again.total_breaks)
+            return again
+
+        outcome = _race(phase2, deadline, seed, workers, anneal, fresh)
         if outcome is not None:
-            status, solver = outcome
+            status, solver, winner = outcome
             return ExactResult(
-                slot_of=phase2.solution(solver),
+                slot_of=winner.solution(solver),
                 weight_optimal=True,
                 weight_bound=min_weight,
                 breaks_bound=int(phase2.bound),
@@ -282,8 +302,13 @@ def _phase2(
 
 
 def _race(
-    model: _Model, deadline: float, seed: int, workers: int
-) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver] | None:
+    model: _Model,
+    deadline: float,
+    seed: int,
+    workers: int,
+    anneal: Anneal | None = None,
+    fresh: Callable[[], _Model] | None = None,
+) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver, _Model] | None:
     """Run complementary searches side by side, one per core; the best answer wins.
 
     A core-guided search without LP behaves like the MaxSAT solvers that do well on
@@ -291,6 +316,9 @@ def _race(
     instances in a second, but it may hold no schedule at the time limit. A plain
     clause-learning search from the hint always has one. Whoever proves optimality
     stops the other. CP-SAT releases the GIL while solving, so threads run in parallel.
+
+    With `anneal`, the second core first runs the annealer (in this thread) and the
+    plain search then starts on a fresh copy of the model hinted with its schedule.
     """
     configs = [{"optimize_with_core": True}, {}][: max(1, workers)]
     solvers = []
@@ -300,35 +328,52 @@ def _race(
         for key, value in extra.items():
             setattr(solver.parameters, key, value)
         solvers.append(solver)
+    models = [model] * len(solvers)
     statuses: list[cp_model.CpSolverStatus | None] = [None] * len(solvers)
+    done = threading.Event()
 
     def run(k: int) -> None:
-        statuses[k] = solvers[k].solve(model.model)
+        solvers[k].parameters.max_time_in_seconds = max(0.05, deadline - time.monotonic())
+        statuses[k] = solvers[k].solve(models[k].model)
         if statuses[k] in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
+            done.set()
             for other in solvers:
                 if other is not solvers[k]:
                     other.stop_search()
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(len(solvers))]
-    for thread in threads:
+    late = anneal is not None and fresh is not None and len(solvers) > 1
+    threads[0].start()
+    if late and anneal is not None and fresh is not None:
+        found = anneal(done.is_set)
+        if not done.is_set() and time.monotonic() < deadline:
+            if found is not None:
+                models[1] = fresh()
+                models[1].hint(found)
+        else:
+            threads = threads[:1]
+            solvers = solvers[:1]
+            statuses = statuses[:1]
+            models = models[:1]
+    for thread in threads[1:]:
         thread.start()
     for thread in threads:
         thread.join()
     model.infeasible = cp_model.INFEASIBLE in statuses
-    found = [
-        (status, solver)
-        for status, solver in zip(statuses, solvers, strict=True)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    found_at = [
+        k for k, status in enumerate(statuses) if status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     ]
-    if not found:
+    if not found_at:
         return None
     bound = max(solver.best_objective_bound for solver in solvers)
-    status, best = min(found, key=lambda pair: pair[1].objective_value)
+    k = min(found_at, key=lambda i: solvers[i].objective_value)
+    status, best = statuses[k], solvers[k]
+    assert status is not None
     if best.objective_value <= bound:
         status = cp_model.OPTIMAL
     # The caller reads the bound from the winner; give it the best one known.
     model.bound = bound
-    return status, best
+    return status, best, models[k]
 
 
 def _feasible(prep: Prepared, slot_of: list[int]) -> bool:
