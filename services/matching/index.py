@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from shared.taxonomy import ECOSYSTEMS
+
 from .documents import Profile
 from .errors import EmptyQuery, InvalidQuery, UnknownCluster
 from .explain import PairScores, Reason, explain_pair, explain_query
@@ -43,6 +45,7 @@ from .store import PhraseSims, State, compact_state, fit_state, groups_of
 from .textquery import parse
 
 MAX_LIMIT = 100
+ECOSYSTEM_BIT_SETS = np.arange(1 << len(ECOSYSTEMS), dtype=np.int32)
 # Candidates fully scored per query: enough that the word-only pre-ranking rarely drops
 # the true best; the cost of full scoring grows linearly with it (~40 µs per candidate).
 MIN_CANDIDATES = 100
@@ -140,8 +143,12 @@ def _phrase_scan(st: State, row: int, mine: str, theirs: str) -> FloatArray:
     if phrases.shape[1] == 0:
         return out
     for j in range(phrases.shape[1]):
-        out += np.minimum(st.scan("word", theirs, phrases[:, j]) / SCAN_FULL_MATCH, 1.0)
-    return np.asarray(out / phrases.shape[1], dtype=np.float32)
+        hit = st.scan("word", theirs, phrases[:, j])
+        hit *= np.float32(1.0 / SCAN_FULL_MATCH)
+        np.minimum(hit, np.float32(1.0), out=hit)
+        out += hit
+    out *= np.float32(1.0 / phrases.shape[1])
+    return out
 
 
 def _dense(v: sp.csr_matrix) -> FloatArray:
@@ -503,7 +510,9 @@ class MatchIndex:
             n2o = _phrase_scan(st, row, "needs", "offers")
             o2n = _phrase_scan(st, row, "offers", "needs")
             approx += w.complementary * complementarity(n2o, o2n)
-            approx += w.ecosystems * jaccard_bits(ecosystem_mask(a.ecosystems), st.eco[: st.n_rows])
+            # Jaccard depends only on the row's ecosystem bits: one small table, one gather.
+            table = jaccard_bits(ecosystem_mask(a.ecosystems), ECOSYSTEM_BIT_SETS)
+            approx += w.ecosystems * table[st.eco[: st.n_rows]]
             mask = self._mask(st, filters, a)
             k = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * limit)
             rows = _top(approx, mask, k)

@@ -60,6 +60,20 @@ def columns_dot(csc: sp.csc_matrix, cols: IntArray, vals: FloatArray) -> FloatAr
     # A query has tens of terms but their postings hold thousands of rows: slicing each
     # posting list is cheaper than building a gather index over all of them.
     indptr, indices, data = csc.indptr, csc.indices, csc.data
+    if _tools is not None and data.dtype == np.float32:
+        # Gather the posting lists and accumulate them in float32, both in scipy's C
+        # kernels: no Python-level concatenation, no float64 n_rows-sized temporary.
+        lengths = indptr[cols + 1] - indptr[cols]
+        sub_ptr = np.zeros(len(cols) + 1, dtype=indptr.dtype)
+        np.cumsum(lengths, out=sub_ptr[1:])
+        nnz = int(sub_ptr[-1])
+        idx = np.empty(nnz, dtype=indices.dtype)
+        dat = np.empty(nnz, dtype=np.float32)
+        _tools.csr_row_index(len(cols), cols.astype(indptr.dtype), indptr, indices, data, idx, dat)
+        out = np.zeros(csc.shape[0], dtype=np.float32)
+        x = np.ascontiguousarray(vals, dtype=np.float32)
+        _tools.csc_matvec(csc.shape[0], len(cols), sub_ptr, idx, dat, x, out)
+        return out
     docs, weights = [], []
     for c, v in zip(cols.tolist(), vals.tolist(), strict=True):
         s, e = indptr[c], indptr[c + 1]

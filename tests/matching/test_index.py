@@ -546,3 +546,14 @@ def test_rows_dot_fast_and_public_routes_agree(monkeypatch: pytest.MonkeyPatch) 
     np.testing.assert_allclose(sparse_ops.rows_dot(m, rows, q), expected, rtol=1e-5)
     monkeypatch.setattr(sparse_ops, "_tools", None)
     np.testing.assert_allclose(sparse_ops.rows_dot(m, rows, q), expected, rtol=1e-5)
+
+
+def test_columns_dot_fast_and_public_routes_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    m = scipy.sparse.random(60, 30, density=0.2, format="csc", dtype=np.float32, rng=rng)
+    cols = np.array([0, 7, 29, 12], dtype=np.int64)
+    vals = rng.random(4).astype(np.float32)
+    expected = m.toarray()[:, cols] @ vals
+    np.testing.assert_allclose(sparse_ops.columns_dot(m, cols, vals), expected, rtol=1e-5)
+    monkeypatch.setattr(sparse_ops, "_tools", None)
+    np.testing.assert_allclose(sparse_ops.columns_dot(m, cols, vals), expected, rtol=1e-5)
