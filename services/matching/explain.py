@@ -11,12 +11,13 @@ competence/technology pairs (no per-phrase vectors) use plain Python sets.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from shared.taxonomy import ECOSYSTEMS
 
@@ -51,6 +52,18 @@ class Reason:
 class _Analysed:
     stems: dict[str, str]  # stem → first surface word
     grams: frozenset[str]
+    # The same sets as interned ids, for scoring many pairs in one sparse product.
+    stem_ids: npt.NDArray[np.int64]
+    gram_ids: npt.NDArray[np.int64]
+
+
+# Process-wide interning of stems and 4-grams; bounded by the vocabulary in use.
+_STEM_IDS: dict[str, int] = {}
+_GRAM_IDS: dict[str, int] = {}
+
+
+def _ids(items: Iterable[str], table: dict[str, int]) -> npt.NDArray[np.int64]:
+    return np.array([table.setdefault(x, len(table)) for x in items], dtype=np.int64)
 
 
 @lru_cache(maxsize=65536)
@@ -61,7 +74,44 @@ def _analyse(phrase: str) -> _Analysed:
         stems.setdefault(stem(token), token)
         padded = f" {token} "
         grams.update(padded[i : i + 4] for i in range(len(padded) - 3))
-    return _Analysed(stems=stems, grams=frozenset(grams))
+    return _Analysed(
+        stems=stems,
+        grams=frozenset(grams),
+        stem_ids=_ids(stems, _STEM_IDS),
+        gram_ids=_ids(sorted(grams), _GRAM_IDS),
+    )
+
+
+def _incidence(phrases: Sequence[_Analysed], stems: bool, width: int) -> sp.csr_matrix:
+    ids = [p.stem_ids if stems else p.gram_ids for p in phrases]
+    ptr = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum([len(i) for i in ids], out=ptr[1:])
+    cols = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+    data = np.ones(len(cols), dtype=np.float32)
+    return sp.csr_matrix((data, cols, ptr), shape=(len(ids), width))
+
+
+def score_matrix(mine: Sequence[str], theirs: Sequence[str]) -> npt.NDArray[np.float32]:
+    """`_score` for every (mine, theirs) pair at once: two sparse products of binary
+    stem / 4-gram incidence matrices instead of one Python set intersection per pair."""
+    a = [_analyse(t) for t in mine]
+    b = [_analyse(t) for t in theirs]
+    out = np.zeros((len(a), len(b)), dtype=np.float32)
+    if not a or not b:
+        return out
+    ns, ng = len(_STEM_IDS), len(_GRAM_IDS)
+    common = (_incidence(a, True, ns) @ _incidence(b, True, ns).T).toarray()
+    inter = (_incidence(a, False, ng) @ _incidence(b, False, ng).T).toarray()
+    sa = np.array([len(p.stems) for p in a], dtype=np.float64)
+    sb = np.array([len(p.stems) for p in b], dtype=np.float64)
+    ga = np.array([len(p.grams) for p in a], dtype=np.float64)
+    gb = np.array([len(p.grams) for p in b], dtype=np.float64)
+    denom = np.sqrt(np.outer(sa, sb))
+    word = np.divide(common, denom, out=np.zeros_like(denom), where=denom > 0)
+    union = ga[:, None] + gb[None, :] - inter
+    char = np.divide(inter, union, out=np.zeros_like(union), where=inter > 0)
+    out[:] = 0.5 * word + 0.5 * char
+    return out
 
 
 def _score(pa: _Analysed, pb: _Analysed) -> float:
@@ -126,11 +176,12 @@ def pairs_from_scores(
     theirs: Sequence[tuple[str, str]],
     sims: npt.NDArray[np.float32],
     limit: int,
+    min_score: float = MIN_INDEX_SIMILARITY,
 ) -> list[Pair]:
     """Like best_pairs, from a precomputed (mine x theirs) similarity matrix."""
     if sims.size == 0:
         return []
-    cand = np.argwhere(sims >= MIN_INDEX_SIMILARITY)
+    cand = np.argwhere(sims >= min_score)
     scored = sorted(
         ((float(sims[i, j]), mine[i][1], theirs[j][1], int(i), int(j)) for i, j in cand),
         key=lambda r: (-r[0], r[1], r[2]),
@@ -152,6 +203,18 @@ def pairs_from_scores(
 
 def _fields(p: Profile, *names: str) -> list[tuple[str, str]]:
     return [(name, text) for name in names for text in p.phrases(name)]
+
+
+CAPABILITIES = ("competences", "technologies")
+
+
+def similar_score_matrices(a: Profile, others: Sequence[Profile]) -> list[npt.NDArray[np.float32]]:
+    """score_matrix of a's capabilities against each other's, in one batched product."""
+    mine = [t for _, t in _fields(a, *CAPABILITIES)]
+    per = [[t for _, t in _fields(b, *CAPABILITIES)] for b in others]
+    full = score_matrix(mine, [t for texts in per for t in texts])
+    ends = np.cumsum([len(t) for t in per])
+    return [full[:, e - len(t) : e] for e, t in zip(ends.tolist(), per, strict=True)]
 
 
 _FIELD_WORD = {
@@ -180,10 +243,13 @@ def explain_pair(
     complementary: bool,
     similar: bool,
     scores: PairScores | None = None,
+    similar_scores: npt.NDArray[np.float32] | None = None,
 ) -> list[Reason]:
     """Reasons why b suits a, from a's point of view ("your ... their ...").
 
-    With `scores` (from the index), needs ↔ offers pairs are chosen by them.
+    With `scores` (from the index), needs ↔ offers pairs are chosen by them; with
+    `similar_scores` (score_matrix of a's and b's competences + technologies, usually
+    batched over several b), competence pairs are.
     """
     reasons: list[Reason] = []
     if complementary:
@@ -196,9 +262,14 @@ def explain_pair(
                 rows = pairs_from_scores(mine, theirs, scores[k], PAIRS_PER_COMPONENT)
             reasons.extend(_pair_reason("complementary", row) for row in rows)
     if similar:
-        cap = ("competences", "technologies")
-        for row in best_pairs(_fields(a, *cap), _fields(b, *cap), PAIRS_PER_COMPONENT):
-            reasons.append(_pair_reason("similar", row))
+        mine, theirs = _fields(a, *CAPABILITIES), _fields(b, *CAPABILITIES)
+        if similar_scores is None:
+            rows = best_pairs(mine, theirs, PAIRS_PER_COMPONENT)
+        else:
+            rows = pairs_from_scores(
+                mine, theirs, similar_scores, PAIRS_PER_COMPONENT, MIN_PHRASE_SIMILARITY
+            )
+        reasons.extend(_pair_reason("similar", row) for row in rows)
     shared_eco = sorted(set(a.ecosystems) & set(b.ecosystems))
     if shared_eco:
         labels = tuple(ECOSYSTEMS.get(e, e) for e in shared_eco)

@@ -26,7 +26,13 @@ from shared.taxonomy import ECOSYSTEMS
 
 from .documents import Profile
 from .errors import EmptyQuery, InvalidQuery, UnknownCluster
-from .explain import PairScores, Reason, explain_pair, explain_query
+from .explain import (
+    PairScores,
+    Reason,
+    explain_pair,
+    explain_query,
+    similar_score_matrices,
+)
 from .filters import NO_FILTERS, Filters, ecosystem_mask
 from .scoring import (
     LABEL_BOOST_PER_RANK,
@@ -455,9 +461,12 @@ class MatchIndex:
             (i for i in range(len(scored.rows)) if scored.total[i] >= min_score),
             key=lambda i: (-float(scored.total[i]), st.ids[scored.rows[i]]),
         )[:limit]
+        shown = [self._profiles[st.ids[scored.rows[i]]] for i in order]
+        similar_scores: list[npt.NDArray[np.float32] | None] = [None] * len(order)
+        if explain and mode is not Mode.COMPLEMENTARY:
+            similar_scores = list(similar_score_matrices(a, shown))
         out = []
-        for i in order:
-            b = self._profiles[st.ids[scored.rows[i]]]
+        for i, b, sim_scores in zip(order, shown, similar_scores, strict=True):
             reasons: tuple[Reason, ...] = ()
             if explain:
                 scores = self._pair_scores(scored, i) if mode is not Mode.SIMILAR else None
@@ -468,6 +477,7 @@ class MatchIndex:
                         complementary=mode is not Mode.SIMILAR,
                         similar=mode is not Mode.COMPLEMENTARY,
                         scores=scores,
+                        similar_scores=sim_scores,
                     )
                 )
             out.append(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from services.matching import semantic, sparse_ops, store
+from services.matching import explain, semantic, sparse_ops, store
 from services.matching.documents import Profile
 from services.matching.errors import EmptyQuery, InvalidQuery, UnknownCluster
 from services.matching.filters import Filters
@@ -557,3 +557,13 @@ def test_columns_dot_fast_and_public_routes_agree(monkeypatch: pytest.MonkeyPatc
     np.testing.assert_allclose(sparse_ops.columns_dot(m, cols, vals), expected, rtol=1e-5)
     monkeypatch.setattr(sparse_ops, "_tools", None)
     np.testing.assert_allclose(sparse_ops.columns_dot(m, cols, vals), expected, rtol=1e-5)
+
+
+def test_batched_phrase_scores_equal_pairwise_ones() -> None:
+    mine = ["battery recycling", "Li-ion cells", "of the"]
+    theirs = ["recycling of spent Li-ion batteries", "solar panels", "battery recyclers", ""]
+    batched = explain.score_matrix(mine, theirs)
+    for i, a in enumerate(mine):
+        for j, b in enumerate(theirs):
+            assert batched[i, j] == pytest.approx(explain.phrase_similarity(a, b)[0], abs=1e-6)
+    assert batched[0, 0] > 0.2
