@@ -61,8 +61,17 @@ class LiveIndex:
         _log.info("match index built", profiles=len(profiles))
         return len(profiles)
 
-    def apply(self, envelopes: list[Envelope]) -> None:
-        """Called after the consumer committed these events to the projection."""
+    async def apply(self, envelopes: list[Envelope]) -> None:
+        """Called after the consumer committed these events to the projection.
+
+        Vectorising a profile takes milliseconds; a batch of them runs in a thread so the
+        event loop keeps answering queries meanwhile."""
+        await asyncio.to_thread(self._apply, envelopes)
+        if (self.index.needs_refit or self.index.needs_compaction) and not self._maintaining:
+            self._maintaining = True
+            asyncio.get_running_loop().create_task(self._maintain())
+
+    def _apply(self, envelopes: list[Envelope]) -> None:
         for env in envelopes:
             if env.type == DELETED:
                 self.index.remove(str(env.data["id"]), int(env.data.get("version", 0)) or None)
@@ -76,9 +85,6 @@ class LiveIndex:
             INDEX_LAG.set(lag)
             INDEX_LAST_APPLIED.set(now)
         INDEX_PROFILES.set(len(self.index))
-        if (self.index.needs_refit or self.index.needs_compaction) and not self._maintaining:
-            self._maintaining = True
-            asyncio.get_running_loop().create_task(self._maintain())
 
     async def _maintain(self) -> None:
         # Refit or compaction runs on a snapshot in a thread; queries and upserts go on.

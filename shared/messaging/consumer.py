@@ -9,6 +9,7 @@ for inspection). A message that cannot be parsed is terminated at once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -26,6 +27,7 @@ from shared.messaging.inbox import InboxMixin, claim
 _log = structlog.get_logger("consumer")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+Committed = Callable[[list[Envelope]], Awaitable[None] | None]
 
 CONSUMED = Counter("clusterbridge_events_consumed_total", "Events handled", ["consumer", "outcome"])
 CONSUMER_LAG = Gauge(
@@ -46,7 +48,7 @@ class DurableConsumer:
         handler: Handler,
         max_deliver: int = 8,
         batch: int = 100,
-        on_committed: Callable[[list[Envelope]], None] | None = None,
+        on_committed: Committed | None = None,
     ) -> None:
         self.name = name
         self.stream = stream
@@ -73,7 +75,14 @@ class DurableConsumer:
             self.subject, durable=self.name, stream=self.stream, config=config
         )
 
+    async def _committed(self, envelopes: list[Envelope]) -> None:
+        if envelopes and self.on_committed is not None:
+            result = self.on_committed(envelopes)
+            if inspect.isawaitable(result):
+                await result
+
     async def handle(self, msg: Msg) -> str:
+        """One message in its own transaction (also the fallback for a failed batch)."""
         try:
             envelope = Envelope.from_bytes(msg.data)
         except ValidationError:
@@ -89,9 +98,40 @@ class DurableConsumer:
             await msg.nak(delay=1.0)
             return "failed"
         await msg.ack()
-        if fresh and self.on_committed is not None:
-            self.on_committed([envelope])
+        await self._committed([envelope] if fresh else [])
         return "applied" if fresh else "duplicate"
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        """A fetched batch in one transaction: a bulk import upstream becomes a few
+        commits here instead of one per profile. If anything in it fails, the batch is
+        rolled back and each message is handled alone, so one bad message delays only
+        itself."""
+        parsed: list[tuple[Msg, Envelope]] = []
+        for msg in msgs:
+            try:
+                parsed.append((msg, Envelope.from_bytes(msg.data)))
+            except ValidationError:
+                await msg.term()
+                CONSUMED.labels(self.name, "poison").inc()
+        if not parsed:
+            return
+        fresh: list[Envelope] = []
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                for _, envelope in parsed:
+                    if await claim(session, self.inbox, self.name, envelope.id):
+                        await self.handler(session, envelope)
+                        fresh.append(envelope)
+        except Exception as exc:
+            _log.info("batch failed; handling its messages one by one", error=repr(exc))
+            for msg, _ in parsed:
+                CONSUMED.labels(self.name, await self.handle(msg)).inc()
+            return
+        for msg, _ in parsed:
+            await msg.ack()
+        CONSUMED.labels(self.name, "applied").inc(len(fresh))
+        CONSUMED.labels(self.name, "duplicate").inc(len(parsed) - len(fresh))
+        await self._committed(fresh)
 
     async def poll_once(self, timeout: float = 1.0) -> int:
         """Fetch and handle one batch; returns how many messages were handled."""
@@ -100,9 +140,7 @@ class DurableConsumer:
             msgs = await self._sub.fetch(self.batch, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
             return 0
-        for msg in msgs:
-            outcome = await self.handle(msg)
-            CONSUMED.labels(self.name, outcome).inc()
+        await self.handle_batch(msgs)
         return len(msgs)
 
     async def run(self) -> None:
