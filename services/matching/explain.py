@@ -17,7 +17,6 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from shared.taxonomy import ECOSYSTEMS
 
@@ -82,26 +81,31 @@ def _analyse(phrase: str) -> _Analysed:
     )
 
 
-def _incidence(phrases: Sequence[_Analysed], stems: bool, width: int) -> sp.csr_matrix:
-    ids = [p.stem_ids if stems else p.gram_ids for p in phrases]
-    ptr = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum([len(i) for i in ids], out=ptr[1:])
-    cols = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
-    data = np.ones(len(cols), dtype=np.float32)
-    return sp.csr_matrix((data, cols, ptr), shape=(len(ids), width))
+def _overlap(
+    a: Sequence[npt.NDArray[np.int64]], b: Sequence[npt.NDArray[np.int64]]
+) -> npt.NDArray[np.float32]:
+    """|a_i ∩ b_j| for id sets, as a product of dense 0/1 matrices over the ids present
+    (a query's phrases use a few hundred distinct ids: smaller than any sparse overhead)."""
+    sets = [*a, *b]
+    ids = np.concatenate(sets)
+    local, inverse = np.unique(ids, return_inverse=True)
+    owner = np.repeat(np.arange(len(sets)), [len(x) for x in sets])
+    m = np.zeros((len(sets), len(local)), dtype=np.float32)
+    m[owner, inverse] = 1.0
+    out: npt.NDArray[np.float32] = m[: len(a)] @ m[len(a) :].T
+    return out
 
 
 def score_matrix(mine: Sequence[str], theirs: Sequence[str]) -> npt.NDArray[np.float32]:
-    """`_score` for every (mine, theirs) pair at once: two sparse products of binary
-    stem / 4-gram incidence matrices instead of one Python set intersection per pair."""
+    """`_score` for every (mine, theirs) pair at once: two products of binary stem /
+    4-gram incidence matrices instead of one Python set intersection per pair."""
     a = [_analyse(t) for t in mine]
     b = [_analyse(t) for t in theirs]
     out = np.zeros((len(a), len(b)), dtype=np.float32)
     if not a or not b:
         return out
-    ns, ng = len(_STEM_IDS), len(_GRAM_IDS)
-    common = (_incidence(a, True, ns) @ _incidence(b, True, ns).T).toarray()
-    inter = (_incidence(a, False, ng) @ _incidence(b, False, ng).T).toarray()
+    common = _overlap([p.stem_ids for p in a], [p.stem_ids for p in b])
+    inter = _overlap([p.gram_ids for p in a], [p.gram_ids for p in b])
     sa = np.array([len(p.stems) for p in a], dtype=np.float64)
     sb = np.array([len(p.stems) for p in b], dtype=np.float64)
     ga = np.array([len(p.grams) for p in a], dtype=np.float64)
@@ -181,9 +185,14 @@ def pairs_from_scores(
     """Like best_pairs, from a precomputed (mine x theirs) similarity matrix."""
     if sims.size == 0:
         return []
-    cand = np.argwhere(sims >= min_score)
+    ii, jj = np.nonzero(sims >= min_score)
+    # Plain Python values once (tolist) rather than a numpy scalar per element.
+    values = sims[ii, jj].tolist()
     scored = sorted(
-        ((float(sims[i, j]), mine[i][1], theirs[j][1], int(i), int(j)) for i, j in cand),
+        (
+            (v, mine[i][1], theirs[j][1], i, j)
+            for v, i, j in zip(values, ii.tolist(), jj.tolist(), strict=True)
+        ),
         key=lambda r: (-r[0], r[1], r[2]),
     )
     used_mine: set[str] = set()
