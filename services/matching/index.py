@@ -1,9 +1,11 @@
 """MatchIndex: in-memory partner matching over public cluster profiles.
 
 Query shape: candidate generation from word-space dot products over the whole index
-(term-major, cost ∝ posting lengths of the asking cluster's terms), then full scoring of a
-few hundred candidates (word + char n-gram similarities, ecosystem and NACE overlap,
-boosts), then explanations for the top-k only.
+(term-major, cost ∝ posting lengths of the asking cluster's terms; need/offer phrases are
+scanned with their semantic vectors, i.e. their terms plus related terms learned from the
+corpus, see semantic.py), then full scoring of a few hundred candidates (phrase pairs by
+word + char n-gram similarity or learned relatedness, ecosystem and NACE overlap, boosts),
+then explanations for the top-k only, from the phrase similarities already computed.
 
 Thread safety: every public method takes one lock; `rebuild()` does its heavy work
 outside the lock on a snapshot and replays the upserts/removals that arrived meanwhile,
