@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from services.events.scheduling import exact, heuristic, local_search
+from services.events.scheduling import exact, heuristic, local_search, maxsat
 from services.events.scheduling.bounds import placed_weight_bound
 from services.events.scheduling.breaks import breaks_of
 from services.events.scheduling.model import (
@@ -54,6 +54,9 @@ HINT_SHARE = 0.1
 ANNEAL_SHARE = 0.4
 # Seconds kept back for table assignment and bookkeeping after the search.
 MARGIN = 0.05
+# Share of the time limit for the MaxSAT engine (auto, everything must be placed);
+# when it does not prove the optimum, CP-SAT gets the rest, starting from its schedule.
+MAXSAT_SHARE = 0.7
 
 
 def solve(
@@ -66,27 +69,54 @@ def solve(
 ) -> Schedule:
     """Schedule `problem`; `keep` are published placements that must stay where they are.
 
-    method: "auto" (by size), "exact" (CP-SAT) or "greedy" (heuristic only).
+    method: "auto" (MaxSAT first when every meeting must be placed, then by size),
+    "maxsat" (MaxSAT for the whole time limit where it applies, else as auto),
+    "exact" (CP-SAT) or "greedy" (heuristic only).
     Raises SchedulingError for inconsistent input or when the fixed/kept meetings
     cannot all be placed together.
     """
     started = time.monotonic()
     if time_limit <= 0:
         raise SchedulingError("time_limit must be positive")
-    if method not in ("auto", "exact", "greedy"):
+    if method not in ("auto", "maxsat", "exact", "greedy"):
         raise SchedulingError(f"unknown method {method!r}")
     deadline = started + time_limit - MARGIN
     prep = prepare(problem, tuple(keep))
     bound = placed_weight_bound(prep)
 
-    state = heuristic.construct(prep, seed)
+    start: dict[int, int] | None = None
+    maxsat_bound: int | None = None
+    total_weight = sum(prep.weight[m] for m in range(len(prep.a)) if prep.allowed[m])
+    if method in ("auto", "maxsat") and bound >= total_weight and maxsat.eligible(prep):
+        share = 1.0 if method == "maxsat" else MAXSAT_SHARE
+        found = maxsat.solve_maxsat(prep, min(deadline, started + share * time_limit))
+        if found is not None and (found.optimal or method == "maxsat"):
+            return _schedule(
+                prep,
+                found.slot_of,
+                bound,
+                found.bound,
+                True,
+                found.optimal,
+                "maxsat",
+                started,
+            )
+        if found is not None:
+            start = dict(enumerate(found.slot_of))
+            maxsat_bound = found.bound
+        method = "auto"
+
+    state = heuristic.construct(prep, seed, start)
     size = sum(len(allowed) for allowed in prep.allowed)
     use_exact = method == "exact" or (method == "auto" and size <= EXACT_MAX_VARIABLES)
+    # The shares below are of the time MaxSAT left.
+    begun = time.monotonic()
+    left = max(0.0, deadline + MARGIN - begun)
     if use_exact:
-        heuristic.improve(state, started + HINT_SHARE * time_limit, seed)
-        anneal_deadline = started + ANNEAL_SHARE * time_limit
+        heuristic.improve(state, begun + HINT_SHARE * left, seed)
+        anneal_deadline = begun + ANNEAL_SHARE * left
         # Building a CP-SAT model takes time the solver's own limit does not see.
-        exact_deadline = deadline - min(0.5, 0.05 * time_limit)
+        exact_deadline = deadline - min(0.5, 0.05 * left)
         # Annealing on past its share when it has no full placement starved CP-SAT's
         # plain search on capacity-tight instances (forumt-14crafe lost 15 meetings).
         last_call = anneal_deadline
@@ -113,8 +143,16 @@ def solve(
         bound = result.weight_bound
         breaks_bound = result.breaks_bound
         weight_optimal = result.weight_optimal
-        breaks_optimal = result.breaks_optimal
-        used = "cp-sat"
+        if maxsat_bound is not None and _weight(prep, slot_of) >= total_weight:
+            # MaxSAT's bound holds for schedules placing everything.
+            breaks_bound = max(breaks_bound or 0, maxsat_bound)
+        breaks_optimal = result.breaks_optimal or (
+            weight_optimal
+            and breaks_bound is not None
+            and _total_breaks(prep, slot_of) <= breaks_bound
+            and (prep.problem.fairness is None or _spread(prep, slot_of) <= prep.problem.fairness)
+        )
+        used = "cp-sat" if maxsat_bound is None else "maxsat+cp-sat"
         # CP-SAT may not have found (or kept) the annealer's schedule: the better wins.
         if annealed and _better(prep, annealed[0], slot_of):
             if _weight(prep, annealed[0]) > _weight(prep, slot_of):

@@ -405,3 +405,114 @@ def test_annealer_resolves_clashes_when_everything_must_be_placed() -> None:
     slot_of, breaks = found
     assert len(set(slot_of)) == 3
     assert breaks == 0
+
+
+def _maxsat(problem: SchedulingProblem) -> Schedule:
+    result = checked(problem, time_limit=20.0, method="maxsat")
+    assert result.method == "maxsat"
+    assert result.unplaced == ()
+    assert result.optimal
+    assert result.breaks_bound == result.total_breaks
+    assert result.fairness_met
+    return result
+
+
+def test_maxsat_finds_the_forced_break() -> None:
+    problem = SchedulingProblem(
+        n_slots=4,
+        session_of_slot=(0, 0, 0, 0),
+        n_tables=2,
+        participants=(
+            Participant(id=0, unavailable=frozenset({1})),
+            Participant(id=1),
+            Participant(id=2),
+            Participant(id=3, unavailable=frozenset({0, 1, 2})),
+        ),
+        meetings=(Meeting(1, 0, 1), Meeting(2, 0, 2), Meeting(3, 0, 3)),
+    )
+    assert _maxsat(problem).total_breaks == 1
+
+
+def test_maxsat_round_robin_fills_every_table_without_breaks() -> None:
+    # Four participants meet each other: 6 meetings in 3 slots of 2 tables, no idle slot.
+    pairs = [(a, b) for a in range(4) for b in range(a + 1, 4)]
+    result = _maxsat(line(3, 2, 4, pairs))
+    assert result.total_breaks == 0
+
+
+def test_maxsat_lunch_is_no_break_but_idle_slots_around_it_are() -> None:
+    # 0 meets 1 in the morning and 2 in the afternoon. 1 is away in slot 0 and 2 in
+    # slot 3: slots 1 and 2 are adjacent on the day's timeline, no break.
+    def problem(away_1: int, away_2: int) -> SchedulingProblem:
+        return SchedulingProblem(
+            n_slots=4,
+            session_of_slot=(0, 0, 1, 1),
+            n_tables=1,
+            participants=(
+                Participant(id=0),
+                Participant(id=1, unavailable=frozenset({away_1})),
+                Participant(id=2, unavailable=frozenset({away_2})),
+            ),
+            meetings=(
+                Meeting(1, 0, 1, sessions=frozenset({0})),
+                Meeting(2, 0, 2, sessions=frozenset({1})),
+            ),
+        )
+
+    assert _maxsat(problem(0, 3)).total_breaks == 0
+    # 1 only in slot 0 and 2 only in slot 3 of the afternoon... 2 away in slot 2: a break.
+    assert _maxsat(problem(1, 2)).total_breaks == 1
+
+
+def test_maxsat_respects_precedences() -> None:
+    # A chain 0-1, 0-2, 0-3 with 3 before 2 before 1: still contiguous for 0.
+    base = line(5, 1, 4, [(0, 1), (0, 2), (0, 3)])
+    meetings = (
+        Meeting(0, 0, 1, after=frozenset({1})),
+        Meeting(1, 0, 2, after=frozenset({2})),
+        Meeting(2, 0, 3),
+    )
+    problem = SchedulingProblem(
+        n_slots=base.n_slots,
+        session_of_slot=base.session_of_slot,
+        n_tables=1,
+        participants=base.participants,
+        meetings=meetings,
+    )
+    result = _maxsat(problem)
+    assert result.total_breaks == 0
+    slot = {pl.meeting_id: pl.slot for pl in result.placements}
+    assert slot[2] < slot[1] < slot[0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_maxsat_matches_cp_sat_on_small_random_instances(seed: int) -> None:
+    rng = random.Random(seed)
+    people = 8
+    pairs = sorted({tuple(sorted(rng.sample(range(people), 2))) for _ in range(14)})
+    problem = SchedulingProblem(
+        n_slots=7,
+        session_of_slot=(0, 0, 0, 1, 1, 1, 1),
+        n_tables=3,
+        participants=tuple(
+            Participant(id=p, unavailable=frozenset({rng.randrange(7)})) for p in range(people)
+        ),
+        meetings=tuple(Meeting(id=k, a=a, b=b) for k, (a, b) in enumerate(pairs)),
+    )
+    exact = checked(problem, time_limit=20.0, method="exact")
+    if exact.unplaced or not exact.optimal:
+        pytest.skip("CP-SAT did not settle this instance")
+    assert _maxsat(problem).total_breaks == exact.total_breaks
+
+
+def test_maxsat_request_with_hosts_falls_back_to_cp_sat() -> None:
+    problem = SchedulingProblem(
+        n_slots=3,
+        session_of_slot=(0, 0, 0),
+        n_tables=2,
+        participants=(Participant(id=0, host=True), Participant(id=1), Participant(id=2)),
+        meetings=(Meeting(1, 0, 1), Meeting(2, 0, 2)),
+    )
+    result = checked(problem, time_limit=5.0, method="maxsat")
+    assert result.method != "maxsat"
+    assert result.total_breaks == 0
