@@ -453,6 +453,9 @@ class EmbeddedPostgres:
             return
         entry = _ensure_system_user(self._user)
         _ensure_traversable(self.data_dir)
+        # The binaries live in the virtualenv, which may sit under a private (0700)
+        # folder such as a fresh `mktemp -d` clone: the server's user must reach them.
+        _ensure_traversable(self._bin)
         _ensure_readable_tree(self._bin.parent)
         for path in [self.data_dir, *self.data_dir.rglob("*")]:
             if path.lstat().st_uid != entry.pw_uid:
