@@ -334,6 +334,8 @@ async def test_matching_suggest_over_nats(platform: Platform) -> None:
     br = await create(platform, "br", recycler(tag))
     other = await create(platform, "kr", cluster_payload("kr", description="tourism"))
     await eventually(lambda: partner_ids(platform, "jp", jp), until=lambda ids: br in ids)
+    # All three must be in the index before asking, or the reply calls one unknown.
+    await eventually(lambda: matches(platform, "kr", other), until=lambda r: r.status_code == 200)
     nc = await nats.connect(platform.nats_url)
     try:
         msg = await nc.request(
