@@ -9,9 +9,13 @@ scheduling.breaks for the exact reading), (3) fairness: breaks of two participan
 differ by at most `fairness`; it is imposed while minimising breaks but never at the
 cost of placed weight (`Schedule.fairness_met` tells whether it holds).
 
-Method by size: CP-SAT (exact, with a greedy start as hint) while the slot model stays
-small enough to solve in the time limit; beyond, greedy capacity-bounded matching per
-slot plus local improvement. Both stop at the time limit. For a given seed the result
+Method: when every meeting must be placed (the weight bound allows it, no host or
+fixed table, no binding maximum) and the instance is not too large, MaxSAT first
+(scheduling.maxsat, PySAT's RC2, as in the JAIR 2022 paper); if it does not prove the
+optimum in its share of the time, the search below continues from its schedule. By
+size: CP-SAT (exact, with a greedy start as hint) while the slot model stays small
+enough to solve in the time limit; beyond, greedy capacity-bounded matching per slot
+plus local improvement. Both stop at the time limit. For a given seed the result
 is reproducible whenever CP-SAT finishes (proves optimality) before the time limit
 and always for the heuristic; a search cut short by the wall clock may differ.
 """

@@ -43,6 +43,7 @@ from services.events.scheduling.model import Prepared
 MAX_VARIABLES = 50_000
 _ORACLE = "mgh"  # MiniSat (GitHub version): fastest here on the zero-break calls
 _CAPACITY = int(EncType.seqcounter)
+_BUSY_CAPACITY = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ class _Encoding:
                             wcnf.append([-v, -w])
 
         self.breaks: list[list[int]] = []
+        busy_in: list[list[int]] = [[] for _ in range(n_slots)]
         for p, mine in enumerate(prep.meetings_of):
             busy: list[int | None] = []
             for s in range(n_slots):
@@ -135,6 +137,7 @@ class _Encoding:
                     wcnf.append([-t, b])
                 card(terms, 1, "atmost")
                 busy.append(b)
+                busy_in[s].append(b)
             k = len(mine)
             present = [b for b in busy if b is not None]
             if implied and len(present) > k:
@@ -182,6 +185,12 @@ class _Encoding:
             self.breaks.append(lits)
             if fairness is not None:
                 card(lits, fairness, "atmost")
+        if implied and _BUSY_CAPACITY and least > 0:
+            # Each meeting keeps two participants busy: the capacity in busy terms.
+            # Only on tight days (every slot must hold meetings): it slows the others.
+            for s in range(n_slots):
+                card(busy_in[s], 2 * n_tables, "atmost")
+                card(busy_in[s], 2 * least, "atleast")
 
     def _blocks(self, p: int, busy: list[int | None], brk: list[int]) -> None:
         """Without a break, p's meetings fill one block of k consecutive slots.
