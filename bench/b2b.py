@@ -6,7 +6,8 @@ files and the README.md with the table of proven optima (JAIR Table 3).
 
     python bench/b2b.py [FOLDER] [--time-limit 10] [--fairness 2] [--seed 0]
 
-Prints, per instance, the scheduler (method auto) and the greedy baseline side by side.
+Prints, per instance, the scheduler (method auto; the engine that produced the schedule
+in column `method`) and the greedy baseline side by side.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     optima = proven_optima(readme)
     header = (
         f"{'instance':<16}{'parts':>6}{'meets':>6}{'placed':>8}{'breaks':>7}{'opt':>5}"
-        f"{'bound':>6}{'s':>7}  {'greedy placed':>13}{'breaks':>7}{'s':>6}"
+        f"{'bound':>6}{'s':>7}  {'method':<14}{'greedy placed':>13}{'breaks':>7}{'s':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:<16}{len(problem.participants):>6}{n:>6}{n - len(result.unplaced):>5}/{n:<3}"
             f"{result.total_breaks:>6}{optima[name]:>5}{bound:>6}{result.seconds:>7.2f}  "
+            f"{result.method:<14}"
             f"{n - len(base.unplaced):>9}/{n:<3}{base.total_breaks:>7}{base.seconds:>6.2f}{mark}"
         )
     print(

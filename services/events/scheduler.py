@@ -60,7 +60,7 @@ ANNEAL_SHARE = 0.4
 MARGIN = 0.05
 # Share of the time limit for the MaxSAT engine (auto, everything must be placed);
 # when it does not prove the optimum, CP-SAT gets the rest, starting from its schedule.
-MAXSAT_SHARE = 0.7
+MAXSAT_SHARE = 0.85
 
 
 def solve(

@@ -44,6 +44,7 @@ MAX_VARIABLES = 50_000
 _ORACLE = "mgh"  # MiniSat (GitHub version): fastest here on the zero-break calls
 _CAPACITY = int(EncType.seqcounter)
 _BUSY_CAPACITY = True
+_RC2_OPTIONS: dict[str, Any] = {"adapt": True, "exhaust": True, "minz": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +281,7 @@ def _child(enc: _Encoding, conn: Connection) -> None:
                 return
             model = sat.get_model()
             conn.send(("feasible", (enc.decode(model), enc.cost(model))))
-        rc2 = _Reporting(enc.wcnf, conn, solver=_ORACLE, adapt=True, exhaust=True, minz=True)
+        rc2 = _Reporting(enc.wcnf, conn, solver=_ORACLE, **_RC2_OPTIONS)
         model = rc2.compute()
         if model is None:
             conn.send(("infeasible", None))
@@ -301,7 +302,13 @@ def solve_maxsat(prep: Prepared, deadline: float) -> MaxSatResult | None:
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(enc, child), daemon=True)
-    proc.start()
+    try:
+        proc.start()
+    except (AssertionError, OSError):
+        # E.g. inside a daemonic worker, which may not have children: CP-SAT instead.
+        parent.close()
+        child.close()
+        return None
     child.close()
     best: list[int] | None = None
     best_cost = 0
