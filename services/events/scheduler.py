@@ -172,6 +172,7 @@ def solve(
             )
     else:
         heuristic.improve(state, deadline, seed)
+        heuristic.repair_fairness(state, deadline)
         slot_of = state.slot_of
         breaks_bound = None
         weight_optimal = False

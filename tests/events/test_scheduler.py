@@ -516,3 +516,29 @@ def test_maxsat_request_with_hosts_falls_back_to_cp_sat() -> None:
     result = checked(problem, time_limit=5.0, method="maxsat")
     assert result.method != "maxsat"
     assert result.total_breaks == 0
+
+
+def test_fairness_repair_exchanges_a_run_for_unplaced_meetings_of_equal_weight() -> None:
+    """When every table-slot is taken, a participant over the cap can only be helped by
+    dropping a run of its meetings and placing others there instead."""
+    import time
+
+    from services.events.scheduling import heuristic
+    from services.events.scheduling.model import prepare
+
+    # One table, three slots, all taken. Participant 0 meets 1 in slot 0 and 2 in slot
+    # 2, so it has a break; fairness d=0 allows none. Meeting 5-6 waits unplaced.
+    base = line(3, 1, 7, [(0, 1), (3, 4), (0, 2), (5, 6)])
+    problem = SchedulingProblem(
+        n_slots=base.n_slots, session_of_slot=base.session_of_slot, n_tables=1,
+        participants=base.participants, meetings=base.meetings, fairness=0,
+    )  # fmt: skip
+    prep = prepare(problem)
+    state = heuristic.State(prep)
+    for meeting, slot in ((0, 0), (1, 1), (2, 2)):
+        state.place(meeting, slot)
+    assert heuristic.mask_breaks(state.busy[0]) == 1
+    assert heuristic.repair_fairness(state, time.monotonic() + 5) == 1
+    assert all(heuristic.mask_breaks(mask) == 0 for mask in state.busy)
+    assert sum(1 for s in state.slot_of if s != heuristic.UNPLACED) == 3  # weight kept
+    assert state.slot_of[3] != heuristic.UNPLACED  # the waiting meeting got a slot

@@ -285,3 +285,100 @@ def assign_tables(prep: Prepared, slot_of: list[int]) -> list[int]:
             if prep.table[m] is None:
                 tables[m] = next(free)
     return tables
+
+
+def repair_fairness(state: State, deadline: float) -> int:
+    """Bring participants over the fairness cap back under it by exchanges; returns how
+    many exchanges were made.
+
+    When capacity binds (more accepted requests than table-slots, as at large events),
+    *which* meetings are placed is free up to their weight: dropping a meeting that
+    splits an over-the-cap participant's day and placing, in the slot it frees, an
+    unplaced meeting of the same weight keeps the placed weight and cuts the breaks. A
+    plain move cannot do this when every slot is full.
+    """
+    prep = state.prep
+    if prep.problem.fairness is None:
+        return 0
+    by_weight: dict[int, list[int]] = {}
+    for m in range(len(prep.a)):
+        if state.slot_of[m] == UNPLACED and not prep.forced[m]:
+            by_weight.setdefault(prep.weight[m], []).append(m)
+    exchanges = 0
+    progress = True
+    while progress and time.monotonic() < deadline:
+        progress = False
+        cap = fairness_cap(state)
+        assert cap is not None
+        for p, mask in enumerate(state.busy):
+            if mask_breaks(mask) <= cap or time.monotonic() >= deadline:
+                continue
+            if _exchange_for(state, p, cap, by_weight):
+                exchanges += 1
+                progress = True
+    return exchanges
+
+
+def _runs(mask: int) -> list[list[int]]:
+    """Maximal runs of busy slots, in slot order."""
+    runs: list[list[int]] = []
+    s = 0
+    while mask >> s:
+        if mask >> s & 1:
+            run = []
+            while mask >> s & 1:
+                run.append(s)
+                s += 1
+            runs.append(run)
+        else:
+            s += 1
+    return runs
+
+
+def _exchange_for(state: State, p: int, cap: int, by_weight: dict[int, list[int]]) -> bool:
+    """Drop one whole run of p's day (a break goes with it) and fill each freed slot
+    with an unplaced meeting of the same weight; all or nothing."""
+    prep = state.prep
+    breaks_p = mask_breaks(state.busy[p])
+    slot_meeting = {
+        state.slot_of[m]: m for m in prep.meetings_of[p] if state.slot_of[m] != UNPLACED
+    }
+    for run in sorted(_runs(state.busy[p]), key=len):
+        dropped = [slot_meeting[s] for s in run]
+        if any(prep.forced[m] for m in dropped):
+            continue
+        run_bits = sum(1 << s for s in run)
+        if mask_breaks(state.busy[p] & ~run_bits) >= breaks_p:
+            continue
+        for m in dropped:
+            state.remove(m)
+        others = {prep.a[m] for m in dropped} | {prep.b[m] for m in dropped}
+        if any(mask_breaks(state.busy[x]) > cap for x in others):
+            for m, s in zip(dropped, run, strict=True):
+                state.place(m, s)
+            continue
+        added: list[tuple[int, int]] = []  # (pool index, meeting)
+        for m, s in zip(dropped, run, strict=True):
+            pool = by_weight.get(prep.weight[m], [])
+            bit = 1 << s
+            for i, m2 in enumerate(pool):
+                if m2 == UNPLACED or not state.can_place(m2, s):
+                    continue
+                if any(mask_breaks(state.busy[x] | bit) > cap for x in (prep.a[m2], prep.b[m2])):
+                    continue
+                state.place(m2, s)
+                added.append((i, m2))
+                pool[i] = UNPLACED  # taken; a tombstone keeps the other indices valid
+                break
+            else:
+                break
+        if len(added) == len(dropped):
+            for m in dropped:
+                by_weight.setdefault(prep.weight[m], []).append(m)
+            return True
+        for i, m2 in added:
+            state.remove(m2)
+            by_weight[prep.weight[m2]][i] = m2
+        for m, s in zip(dropped, run, strict=True):
+            state.place(m, s)
+    return False
