@@ -62,6 +62,12 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+async def _send_too_large(send: Send, limit: int, request_id: str) -> None:
+    await send_problem(
+        send, 413, f"The body exceeds {limit} bytes.", request_id, slug="content-too-large"
+    )
+
+
 class PlatformMiddleware:
     def __init__(
         self,
@@ -110,13 +116,7 @@ class PlatformMiddleware:
                 await send_problem(send, 400, "Malformed Content-Length.", request_id)
                 return
             if too_big:
-                await send_problem(
-                    send,
-                    413,
-                    f"The body exceeds {limit} bytes.",
-                    request_id,
-                    slug="content-too-large",
-                )
+                await _send_too_large(send, limit, request_id)
                 return
 
         received = 0
@@ -148,13 +148,7 @@ class PlatformMiddleware:
         except BodyTooLarge:
             if not response_started:
                 status_holder[0] = 413
-                await send_problem(
-                    send,
-                    413,
-                    f"The body exceeds {limit} bytes.",
-                    request_id,
-                    slug="content-too-large",
-                )
+                await _send_too_large(send, limit, request_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")

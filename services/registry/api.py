@@ -320,11 +320,7 @@ async def import_clusters(
     return await _report(rt, caller, job_id)
 
 
-async def _report(rt: RuntimeDep, caller: Caller, job_id: uuid.UUID) -> ImportReport:
-    async with tenant_session(rt.sessionmaker, _scope(caller)) as s:
-        job = await s.get(ImportJob, job_id)
-    if job is None or not caller.may_write_tenant(job.tenant):
-        raise not_found("import")
+def _as_report(job: ImportJob) -> ImportReport:
     return ImportReport(
         id=job.id, tenant=job.tenant, format=job.format, status=job.status,
         rows_seen=job.rows_seen, created=job.created, updated=job.updated,
@@ -333,6 +329,14 @@ async def _report(rt: RuntimeDep, caller: Caller, job_id: uuid.UUID) -> ImportRe
         errors_truncated=job.refused > len(job.errors),
         started_at=job.started_at, finished_at=job.finished_at,
     )  # fmt: skip
+
+
+async def _report(rt: RuntimeDep, caller: Caller, job_id: uuid.UUID) -> ImportReport:
+    async with tenant_session(rt.sessionmaker, _scope(caller)) as s:
+        job = await s.get(ImportJob, job_id)
+    if job is None or not caller.may_write_tenant(job.tenant):
+        raise not_found("import")
+    return _as_report(job)
 
 
 @router.get(
@@ -353,8 +357,8 @@ async def get_import(import_id: uuid.UUID, caller: CallerDep, rt: RuntimeDep) ->
 )
 async def list_imports(caller: CallerDep, rt: RuntimeDep) -> list[ImportReport]:
     async with tenant_session(rt.sessionmaker, _scope(caller)) as s:
-        stmt = select(ImportJob.id).order_by(ImportJob.started_at.desc()).limit(50)
+        stmt = select(ImportJob).order_by(ImportJob.started_at.desc()).limit(50)
         if not caller.is_admin:
             stmt = stmt.where(ImportJob.tenant == caller.tenant)
-        ids = list((await s.scalars(stmt)).all())
-    return [await _report(rt, caller, i) for i in ids]
+        jobs = list((await s.scalars(stmt)).all())
+    return [_as_report(job) for job in jobs]
