@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query
@@ -113,9 +113,9 @@ def match_out(index: LiveIndex, rank: int, m: Match) -> MatchOut:
 def filters_from(
     f: FilterIn | None = None,
     *,
-    countries: list[str] = (),  # type: ignore[assignment]
-    tenants: list[str] = (),  # type: ignore[assignment]
-    ecosystems: list[str] = (),  # type: ignore[assignment]
+    countries: Sequence[str] = (),
+    tenants: Sequence[str] = (),
+    ecosystems: Sequence[str] = (),
     min_label: LabelLevel = LabelLevel.NONE,
     verified_only: bool = False,
     exclude_own_country: bool = True,
