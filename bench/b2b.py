@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.events.dzn import load_problem
-from services.events.scheduler import solve
+from services.events.scheduling.dzn import load_problem
+from services.events.scheduling.solve import solve
 
 _ROW = re.compile(r"^\|\s*([\w-]+)\s*\|(?:[^|]*\|){4}\s*(\d+)\s*\|", re.MULTILINE)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.events.scheduler import (
+from services.events.scheduling.solve import (
     Meeting,
     Participant,
     SchedulingProblem,

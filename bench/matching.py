@@ -34,8 +34,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic import Dataset, generate
-from services.matching.documents import Profile
-from services.matching.index import MatchIndex
+from services.matching.engine.documents import Profile
+from services.matching.engine.index import MatchIndex
 
 # Seeds the engine's thresholds and weights were tuned on; never evaluate on these.
 TUNING_SEEDS = frozenset({7})

@@ -44,3 +44,36 @@ def test_shared_imports_no_service() -> None:
         if module.startswith(("services", "deploy", "tests", "bench"))
     ]
     assert offences == []
+
+
+# Pure engines: the algorithm packages inside a service. They must stay runnable and
+# testable without a web framework, a database or a broker, and must not reach back
+# into the service shell that wraps them.
+ENGINES = {
+    "services/matching/engine": "services.matching.engine",
+    "services/events/scheduling": "services.events.scheduling",
+}
+INFRASTRUCTURE = ("fastapi", "starlette", "sqlalchemy", "asyncpg", "nats", "httpx", "uvicorn")
+
+
+def engine_offences(package_dir: Path, package: str) -> list[str]:
+    service = package.rsplit(".", 1)[0]
+    offences = []
+    for path in package_dir.rglob("*.py"):
+        for module in imported_modules(path):
+            if module.split(".")[0] in INFRASTRUCTURE:
+                offences.append(f"{path.relative_to(ROOT)} imports {module}")
+            elif module.startswith(service + ".") and not (
+                module == package or module.startswith(package + ".")
+            ):
+                offences.append(f"{path.relative_to(ROOT)} imports {module} from its shell")
+    return offences
+
+
+def test_engines_import_no_infrastructure_and_nothing_of_their_shell() -> None:
+    offences = [
+        offence
+        for rel, package in ENGINES.items()
+        for offence in engine_offences(ROOT / rel, package)
+    ]
+    assert offences == []

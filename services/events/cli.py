@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from services.events.dzn import DznError, load_problem
-from services.events.scheduler import Schedule, SchedulingError, SchedulingProblem, solve
+from services.events.scheduling.dzn import DznError, load_problem
+from services.events.scheduling.solve import Schedule, SchedulingError, SchedulingProblem, solve
 
 app = typer.Typer(help="B2B matchmaking events.", no_args_is_help=True)
 

@@ -1,6 +1,6 @@
 """From the event's data to the scheduler and back: running, storing, publishing.
 
-The scheduler (services.events.scheduler) knows integers only: participants and
+The scheduler (services.events.scheduling.solve) knows integers only: participants and
 meetings are numbered here, in a stable order, and mapped back after the solve. Only
 accepted requests become meetings. When a schedule was already published, every
 published meeting that still stands (its request still accepted, both sides still
@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.events import lifecycle, messaging
-from services.events import scheduler as engine
 from services.events.lifecycle import Status
 from services.events.models import Event, MeetingRequest, Participant, Placement, Schedule
 from services.events.organising import event_slots, table_count, table_label, transition
 from services.events.repository import EventsRepository
 from services.events.requests import WEIGHTS
+from services.events.scheduling import solve as engine
 from services.events.schemas import ScheduleRun
 from services.events.slots import Slot
 from shared.problems import Problem

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from services.matching.consortium import Consortium, build_consortia
-from services.matching.documents import Profile
-from services.matching.errors import EmptyQuery, InvalidQuery, UnknownCluster
-from services.matching.explain import Reason
-from services.matching.filters import Filters
-from services.matching.index import Match
+from services.matching.engine.consortium import Consortium, build_consortia
+from services.matching.engine.documents import Profile
+from services.matching.engine.errors import EmptyQuery, InvalidQuery, UnknownCluster
+from services.matching.engine.explain import Reason
+from services.matching.engine.filters import Filters
+from services.matching.engine.index import Match
 from services.matching.live_index import LiveIndex
 from services.matching.models import Feedback, Outbox
 from services.matching.projection import replace_all

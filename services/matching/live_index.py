@@ -12,8 +12,8 @@ import structlog
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.matching.documents import Profile
-from services.matching.index import MatchIndex
+from services.matching.engine.documents import Profile
+from services.matching.engine.index import MatchIndex
 from services.matching.projection import DELETED, live_profiles
 from shared.messaging.envelope import Envelope
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.matching.documents import Profile
+from services.matching.engine.documents import Profile
 from services.matching.models import ProfileRow
 from shared.messaging.envelope import Envelope
 

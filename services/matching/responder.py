@@ -15,9 +15,9 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from services.matching.errors import InvalidQuery
-from services.matching.index import MatchIndex
-from services.matching.suggest import suggest_pairs
+from services.matching.engine.errors import InvalidQuery
+from services.matching.engine.index import MatchIndex
+from services.matching.engine.suggest import suggest_pairs
 
 _log = structlog.get_logger("matching.suggest")
 

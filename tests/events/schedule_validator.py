@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from itertools import pairwise
 
-from services.events.scheduler import Placement, Schedule, SchedulingProblem
+from services.events.scheduling.solve import Placement, Schedule, SchedulingProblem
 
 
 def participant_breaks(slots: list[int]) -> int:

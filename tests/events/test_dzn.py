@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.events.dzn import DznError, parse_dzn, problem_from_dzn
+from services.events.scheduling.dzn import DznError, parse_dzn, problem_from_dzn
 
 SMALL = """
 % a comment line

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from services.events.cli import app, schedule
-from services.events.dzn import load_problem
-from services.events.scheduler import Placement, Schedule
+from services.events.scheduling.dzn import load_problem
+from services.events.scheduling.solve import Placement, Schedule
 from tests.events.schedule_validator import validate
 
 INSTANCE = """nBusiness = 5;

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.events.scheduler import (
+from services.events.scheduling.solve import (
     Meeting,
     Participant,
     Placement,
@@ -371,7 +371,7 @@ def test_real_instance_if_available() -> None:
     path = DATA / "tic-12.original.dzn"
     if not path.is_file():
         pytest.skip(f"B2B instances not found in {DATA} (download b2b.zip, see bench/b2b.py)")
-    from services.events.dzn import load_problem
+    from services.events.scheduling.dzn import load_problem
 
     problem = load_problem(path)
     result = checked(problem, time_limit=5.0)

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 
 import pytest
 
-from services.matching.consortium import build_consortia
-from services.matching.documents import Profile
-from services.matching.errors import EmptyQuery, InvalidQuery, UnknownCluster
-from services.matching.index import MatchIndex
+from services.matching.engine.consortium import build_consortia
+from services.matching.engine.documents import Profile
+from services.matching.engine.errors import EmptyQuery, InvalidQuery, UnknownCluster
+from services.matching.engine.index import MatchIndex
 
 WANTED = ["battery recycling", "hydrogen fuel cells", "charging stations", "solid-state batteries"]
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from services.matching import explain, semantic, sparse_ops, store
-from services.matching.documents import Profile
-from services.matching.errors import EmptyQuery, InvalidQuery, UnknownCluster
-from services.matching.filters import Filters
-from services.matching.index import MatchIndex
-from services.matching.suggest import suggest_pairs
+from services.matching.engine import explain, semantic, sparse_ops, store
+from services.matching.engine.documents import Profile
+from services.matching.engine.errors import EmptyQuery, InvalidQuery, UnknownCluster
+from services.matching.engine.filters import Filters
+from services.matching.engine.index import MatchIndex
+from services.matching.engine.suggest import suggest_pairs
 from shared.taxonomy import LabelLevel
 
 EU = {"DE", "FR", "PL", "PT", "CZ", "NL", "IT", "ES"}
@@ -306,7 +306,7 @@ def test_changes_during_a_rebuild_are_replayed(
         index.remove("health")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("services.matching.index.compact_state", compact_while_events_arrive)
+    monkeypatch.setattr("services.matching.engine.index.compact_state", compact_while_events_arrive)
     index.rebuild(refit=False)
     assert "late" in ids(index.matches("asker", limit=20))
     assert "health" not in index
