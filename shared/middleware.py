@@ -5,6 +5,9 @@
   handler reads it;
 - internal credential (services only): anything but probes and metrics must carry the
   gateway's token;
+- hostile request lines: more or larger headers than any client needs (431), and a
+  NUL in the path or a query parameter (PostgreSQL cannot store it), refused with a
+  problem that names the parameter before any handler sees them;
 - request latency histogram by route template.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from prometheus_client import Histogram
@@ -68,6 +72,33 @@ async def _send_too_large(send: Send, limit: int, request_id: str) -> None:
     )
 
 
+# Far above what a browser or an API client sends (a few dozen headers, a few KiB), far
+# below what would let one request occupy a worker's memory or be forwarded upstream.
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def header_refusal(headers: list[tuple[bytes, bytes]]) -> str | None:
+    if len(headers) > MAX_HEADERS:
+        return f"The request has {len(headers)} headers; at most {MAX_HEADERS} are accepted."
+    size = sum(len(k) + len(v) for k, v in headers)
+    if size > MAX_HEADER_BYTES:
+        return f"The request headers take {size} bytes; at most {MAX_HEADER_BYTES} are accepted."
+    return None
+
+
+def nul_parameter(path: str, query_string: bytes) -> str | None:
+    """The name of the first path or query parameter holding a NUL, if any."""
+    if "\x00" in path:
+        return "path"
+    if b"%00" not in query_string.lower() and b"\x00" not in query_string:
+        return None
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "") or "query"
+    return "query"
+
+
 class PlatformMiddleware:
     def __init__(
         self,
@@ -94,6 +125,18 @@ class PlatformMiddleware:
         path: str = scope["path"]
         started = time.perf_counter()
         status_holder = [500]
+
+        refusal = header_refusal(scope["headers"])
+        if refusal is not None:
+            await send_problem(
+                send, 431, refusal, request_id, slug="request-header-fields-too-large"
+            )
+            return
+        bad = nul_parameter(path, scope.get("query_string", b""))
+        if bad is not None:
+            detail = f"{bad} must not contain NUL characters."
+            await send_problem(send, 400, detail, request_id, field=bad, slug="nul-character")
+            return
 
         if self.internal_token is not None and path not in PUBLIC_SERVICE_PATHS:
             given = headers.get(INTERNAL_TOKEN_HEADER.encode())
