@@ -3,16 +3,20 @@ probes, metrics, database and NATS wiring."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.db.engine import create_engine, create_sessionmaker
+from shared.db.problems import install_database_problem_handlers
+from shared.idempotency import IdempotencyMixin, Replay, purge_expired
 from shared.logging import configure_logging
 from shared.messaging.outbox import OutboxMixin, OutboxRelay
 from shared.messaging.streams import connect, ensure_stream
@@ -20,6 +24,8 @@ from shared.middleware import PlatformMiddleware
 from shared.problems import document_problems, install_problem_handlers, problem_response
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
+
+_log = structlog.get_logger("app")
 
 Hook = Callable[[Runtime], Awaitable[None]]
 
@@ -31,6 +37,7 @@ def create_service_app(
     settings: ServiceSettings,
     routers: Sequence[APIRouter],
     outbox: type[OutboxMixin] | None = None,
+    idempotency: type[IdempotencyMixin] | None = None,
     own_stream: str | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
@@ -51,6 +58,7 @@ def create_service_app(
         rt = Runtime(
             name=name, settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine)
         )
+        rt.idempotency = idempotency
         app.state.runtime = rt
         rt.nc = await connect(settings.nats_url, name=f"clusterbridge-{name}")
         rt.js = rt.nc.jetstream()
@@ -62,6 +70,8 @@ def create_service_app(
             )
             if settings.run_workers:
                 rt.start("outbox-relay", rt.relay.run())
+        if idempotency is not None and settings.run_workers:
+            rt.start("idempotency-purge", _purge_idempotency(rt, idempotency))
         for hook in on_startup:
             await hook(rt)
         try:
@@ -87,6 +97,8 @@ def create_service_app(
         redoc_url=None,
     )
     install_problem_handlers(app)
+    install_database_problem_handlers(app)
+    app.add_exception_handler(Replay, _replay)  # type: ignore[arg-type]
     # Added first, so they sit inside the platform middleware (request id, limits).
     for middleware in inner_middleware:
         app.add_middleware(middleware)  # type: ignore[arg-type]
@@ -134,3 +146,21 @@ def create_service_app(
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
     return app
+
+
+async def _replay(request: Request, exc: Replay) -> Response:
+    headers = {k: v for k, v in exc.headers if k.lower() != "content-type"}
+    headers["Idempotent-Replayed"] = "true"
+    media = next((v for k, v in exc.headers if k.lower() == "content-type"), None)
+    return Response(exc.body, status_code=exc.status, headers=headers, media_type=media)
+
+
+async def _purge_idempotency(rt: Runtime, model: type[IdempotencyMixin]) -> None:
+    """Forget answers older than the retention, hourly; a failure only delays it."""
+    while True:
+        try:
+            async with rt.sessionmaker() as session, session.begin():
+                await purge_expired(session, model)
+        except Exception as exc:
+            _log.warning("idempotency purge failed", error=repr(exc))
+        await asyncio.sleep(3600)

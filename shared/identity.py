@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from shared.db.session import ANY_TENANT
 from shared.problems import Problem
 
 INTERNAL_TOKEN_HEADER = "x-internal-token"  # noqa: S105 - a header name
@@ -20,7 +21,16 @@ TENANT_HEADER = "x-tenant"
 CLIENT_HEADER = "x-client-id"
 SCOPES_HEADER = "x-scopes"
 REQUEST_ID_HEADER = "x-request-id"
-IDENTITY_HEADERS = (INTERNAL_TOKEN_HEADER, TENANT_HEADER, CLIENT_HEADER, SCOPES_HEADER)
+IDEMPOTENCY_KEY_HEADER = "x-idempotency-key"  # see shared.idempotency
+IDEMPOTENCY_FINGERPRINT_HEADER = "x-idempotency-fingerprint"
+IDENTITY_HEADERS = (
+    INTERNAL_TOKEN_HEADER,
+    TENANT_HEADER,
+    CLIENT_HEADER,
+    SCOPES_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    IDEMPOTENCY_FINGERPRINT_HEADER,
+)
 
 ADMIN_SCOPE = "admin"
 
@@ -46,6 +56,11 @@ class Caller:
             raise Problem(
                 403, f"This API key lacks the scope '{scope}'.", slug="insufficient-scope"
             )
+
+    @property
+    def db_scope(self) -> str:
+        """The tenant scope of this caller's transactions (row-level security)."""
+        return ANY_TENANT if self.is_admin else self.tenant
 
     def may_write_tenant(self, tenant: str) -> bool:
         return self.is_admin or tenant == self.tenant

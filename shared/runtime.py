@@ -17,9 +17,11 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.db.session import ANY_TENANT, scope_to_tenant
+from shared.db.session import scope_to_tenant
+from shared.idempotency import FINGERPRINT_HEADER, KEY_HEADER, ForwardedKey, IdempotencyMixin, claim
 from shared.identity import CallerDep
 from shared.messaging.outbox import OutboxRelay
+from shared.routing import IDEMPOTENCY_STATE
 from shared.settings import ServiceSettings
 
 _log = structlog.get_logger("runtime")
@@ -36,6 +38,7 @@ class Runtime:
     nc: NATS | None = None
     js: JetStreamContext | None = None
     relay: OutboxRelay | None = None
+    idempotency: type[IdempotencyMixin] | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -81,17 +84,35 @@ async def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def db_session(rt: RuntimeDep, caller: CallerDep) -> AsyncIterator[AsyncSession]:
+async def db_session(
+    request: Request, rt: RuntimeDep, caller: CallerDep
+) -> AsyncIterator[AsyncSession]:
     """The request's transaction, scoped to the caller's tenant (operators: any).
 
-    Commits when the handler returns, rolls back when it raises. Services never commit.
+    Commits when the handler returns, rolls back when it raises; services never commit.
+    `SessionDep` runs it in FastAPI's "function" scope, so the commit happens before
+    the response is sent: no 2xx leaves for a write that did not commit, and a failed
+    commit becomes the problem the client sees. A POST that carries the gateway's
+    idempotency key claims it here, in the same transaction as its work.
     """
     async with rt.sessionmaker() as session:
         async with session.begin():
-            await scope_to_tenant(session, ANY_TENANT if caller.is_admin else caller.tenant)
+            await scope_to_tenant(session, caller.db_scope)
+            forwarded = _forwarded_key(request, rt)
+            if forwarded is not None and rt.idempotency is not None:
+                await claim(session, rt.idempotency, forwarded)
+                setattr(request.state, IDEMPOTENCY_STATE, (session, rt.idempotency, forwarded))
             yield session
         if session.info.pop("wrote_events", False) and rt.relay is not None:
             rt.relay.wake()
 
 
-SessionDep = Annotated[AsyncSession, Depends(db_session)]
+def _forwarded_key(request: Request, rt: Runtime) -> ForwardedKey | None:
+    if request.method != "POST" or rt.idempotency is None:
+        return None
+    return ForwardedKey.from_headers(
+        request.headers.get(KEY_HEADER), request.headers.get(FINGERPRINT_HEADER)
+    )
+
+
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from services.events import access, lifecycle, lookups, planning, stats
 from services.events.agenda import agenda_json, agenda_of, grid
@@ -18,9 +18,10 @@ from services.events.schemas import FeedbackIn, OutcomeIn, ScheduleRun
 from shared.db.session import tenant_session
 from shared.identity import Caller, CallerDep, require_scope
 from shared.problems import Problem, json_response, not_found
+from shared.routing import api_router
 from shared.runtime import RuntimeDep, SessionDep
 
-router = APIRouter(prefix="/v1/events/{event_id}", tags=["scheduling"])
+router = api_router(prefix="/v1/events/{event_id}", tags=["scheduling"])
 
 READ = require_scope(access.READ)
 ORGANISE = require_scope(access.ORGANISE)

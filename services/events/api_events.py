@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from services.events import access, lookups, organising, planning, registration
 from services.events.lifecycle import Status
@@ -20,9 +20,10 @@ from services.events.schemas import (
 )
 from shared.identity import CallerDep, require_scope
 from shared.problems import Problem, json_response, not_found
+from shared.routing import api_router
 from shared.runtime import SessionDep
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = api_router(prefix="/v1/events", tags=["events"])
 
 READ = require_scope(access.READ)
 ORGANISE = require_scope(access.ORGANISE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from services.events import access, lookups, requests
 from services.events.models import MeetingRequest
@@ -14,9 +14,10 @@ from services.events.schemas import RequestCreate
 from services.events.suggestions import suggest
 from shared.identity import CallerDep, require_scope
 from shared.problems import json_response, not_found
+from shared.routing import api_router
 from shared.runtime import RuntimeDep, SessionDep
 
-router = APIRouter(prefix="/v1/events/{event_id}", tags=["requests"])
+router = api_router(prefix="/v1/events/{event_id}", tags=["requests"])
 
 READ = require_scope(access.READ)
 PARTICIPATE = require_scope(access.PARTICIPATE)

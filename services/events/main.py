@@ -11,7 +11,7 @@ from pydantic import Field
 
 from services.events import directory, messaging
 from services.events.api import routers
-from services.events.models import Inbox, Outbox
+from services.events.models import IdempotencyKey, Inbox, Outbox
 from services.events.requests import expire_overdue
 from shared.app import create_service_app
 from shared.db.session import ANY_TENANT, tenant_session
@@ -75,6 +75,7 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
         settings=settings,
         routers=list(routers),
         outbox=Outbox,
+        idempotency=IdempotencyKey,
         own_stream="EVENTS",
         on_startup=[start_workers],
     )

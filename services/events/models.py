@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.base import service_metadata
+from shared.idempotency import IdempotencyMixin
 from shared.messaging.inbox import InboxMixin
 from shared.messaging.outbox import OutboxMixin
 
@@ -156,6 +157,12 @@ class Placement(Base):
 
 class Outbox(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class IdempotencyKey(IdempotencyMixin, Base):
+    """Keys of POSTs done here, with their answers (shared.idempotency)."""
+
+    __tablename__ = "idempotency_keys"
 
 
 class Inbox(InboxMixin, Base):

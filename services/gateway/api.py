@@ -7,20 +7,22 @@ import uuid
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
 from services.gateway.clients import AuthenticatedClient, create_client, revoke_client
+from services.gateway.credentials import BearerRefused, bearer_token
 from services.gateway.models import ApiClient
 from services.gateway.proxy import ProxyState
 from services.gateway.schemas import ClientCreate, ClientCreated, ClientOut, Me
 from shared.identity import ADMIN_SCOPE, INTERNAL_TOKEN_HEADER
 from shared.problems import Problem, problem_response
+from shared.routing import api_router
 from shared.runtime import Runtime, RuntimeDep
 
-router = APIRouter()
+router = api_router()
 
 
 def _proxy_state(rt: Runtime) -> ProxyState:
@@ -29,16 +31,20 @@ def _proxy_state(rt: Runtime) -> ProxyState:
 
 
 async def authenticated(request: Request, rt: RuntimeDep) -> AuthenticatedClient:
-    raw = request.headers.get("authorization", "")
-    scheme, _, token = raw.partition(" ")
-    client = None
-    if scheme.lower() == "bearer" and token.strip():
-        client = await _proxy_state(rt).authenticator.authenticate(token.strip())
+    try:
+        token = bearer_token(request.scope["headers"])
+    except BearerRefused as exc:
+        raise Problem(400, str(exc), field="Authorization", slug="bad-credentials") from exc
+    client = await _proxy_state(rt).authenticator.authenticate(token) if token else None
     if client is None:
         raise Problem(
-            401, "Send a valid API key as 'Authorization: Bearer <key>'.",
+            401,
+            "Send a valid API key as 'Authorization: Bearer <key>'."
+            if token is None
+            else "This API key is not valid or has been revoked.",
             headers={"WWW-Authenticate": 'Bearer realm="clusterbridge"'},
-        )  # fmt: skip
+            slug="unauthorized",
+        )
     return client
 
 

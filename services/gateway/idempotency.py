@@ -2,6 +2,13 @@
 with another body is refused (422); a request still in flight under that key is 409.
 
 Records live in PostgreSQL so every gateway replica sees them; they expire after a day.
+
+A claimed key holds a lease while its request is forwarded. When the gateway cannot
+know the service's outcome (a timeout, a lost connection, a 5xx, or the gateway itself
+died and the lease ran out), the record is not released but marked `unknown`: the next
+retry is forwarded with the same key, and the service, which stored the key with its
+write in one transaction (shared.idempotency), replays its first answer instead of
+running the request again.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +26,10 @@ from services.gateway.models import IdempotencyRecord
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+
+PENDING = "pending"
+DONE = "done"
+UNKNOWN = "unknown"  # forwarded, outcome not known to the gateway
 
 
 def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> bytes:
@@ -46,10 +57,16 @@ class Claim:
 
 
 class IdempotencyStore:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        lease: timedelta = timedelta(seconds=15),
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.lease = lease
 
     async def claim(self, client_id: uuid.UUID, key: str, fingerprint: bytes) -> Claim:
+        now = datetime.now(UTC)
         async with self.sessionmaker() as s, s.begin():
             inserted = (
                 await s.execute(
@@ -58,8 +75,9 @@ class IdempotencyStore:
                         client_id=client_id,
                         key=key,
                         request_hash=fingerprint,
-                        state="pending",
-                        created_at=datetime.now(UTC),
+                        state=PENDING,
+                        created_at=now,
+                        lease_until=now + self.lease,
                     )
                     .on_conflict_do_nothing()
                     .returning(IdempotencyRecord.key)
@@ -67,44 +85,51 @@ class IdempotencyStore:
             ).first()
             if inserted is not None:
                 return Claim(proceed=True)
+            # Locked, so two retries racing for an abandoned key cannot both take it.
             row = (
                 await s.scalars(
-                    select(IdempotencyRecord).where(
-                        IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key
-                    )
+                    select(IdempotencyRecord)
+                    .where(IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key)
+                    .with_for_update()
                 )
             ).one()
-            if row.created_at < datetime.now(UTC) - RETENTION:
+            if row.created_at < now - RETENTION:
                 # An expired record: start afresh under the same key.
                 row.request_hash = fingerprint
-                row.state = "pending"
                 row.status = row.headers = row.body = None
-                row.created_at = datetime.now(UTC)
+                row.created_at = now
+                row.state, row.lease_until = PENDING, now + self.lease
                 return Claim(proceed=True)
             if row.request_hash != fingerprint:
                 return Claim(proceed=False, conflict="mismatch")
-            if row.state != "done" or row.status is None:
+            if row.state == DONE and row.status is not None:
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row.headers or []]
+                return Claim(proceed=False, replay=Stored(row.status, headers, row.body or b""))
+            if row.state == PENDING and row.lease_until is not None and row.lease_until > now:
                 return Claim(proceed=False, conflict="in-flight")
-            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row.headers or []]
-            return Claim(proceed=False, replay=Stored(row.status, headers, row.body or b""))
+            # Its first attempt's outcome is unknown here: forward again; the service
+            # replays what it did, or runs it if it never committed.
+            row.state, row.lease_until = PENDING, now + self.lease
+            return Claim(proceed=True)
 
     async def complete(self, client_id: uuid.UUID, key: str, stored: Stored) -> None:
         async with self.sessionmaker() as s, s.begin():
             row = await s.get(IdempotencyRecord, (client_id, key))
             if row is None:
                 return
-            row.state = "done"
+            row.state = DONE
+            row.lease_until = None
             row.status = stored.status
             row.headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in stored.headers]
             row.body = stored.body
 
-    async def release(self, client_id: uuid.UUID, key: str) -> None:
-        """Forget a claim whose request failed in a way worth retrying (5xx, no answer)."""
+    async def abandon(self, client_id: uuid.UUID, key: str) -> None:
+        """The outcome is unknown (no answer, or a 5xx): the next retry goes through."""
         async with self.sessionmaker() as s, s.begin():
             await s.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key
-                )
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key)
+                .values(state=UNKNOWN, lease_until=None)
             )
 
     async def purge_expired(self) -> None:

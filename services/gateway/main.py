@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from typing import Literal
 
 import httpx
@@ -55,6 +56,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         limits = httpx.Limits(
             max_connections=cfg.upstream_connections,
             max_keepalive_connections=cfg.upstream_connections,
+            # Below uvicorn's 5 s keep-alive: a connection the service is about to close
+            # must never be picked for the next request ("cannot write request body").
+            keepalive_expiry=2.0,
         )
         transport: httpx.AsyncBaseTransport = (
             AiohttpTransport(limits=limits)
@@ -70,7 +74,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             internal_token=cfg.internal_token,
             authenticator=Authenticator(rt.sessionmaker, ttl=cfg.auth_cache_seconds),
             limiter=RateLimiter(cfg.rate_per_second, cfg.rate_burst),
-            idempotency=IdempotencyStore(rt.sessionmaker),
+            # The lease outlives the upstream timeout: a pending key is only taken over
+            # once its first request can no longer be running through this gateway.
+            idempotency=IdempotencyStore(
+                rt.sessionmaker, lease=timedelta(seconds=cfg.upstream_timeout + 5.0)
+            ),
         )
         rt.extras["openapi"] = OpenApiCache()
         if cfg.run_workers:

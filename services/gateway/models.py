@@ -42,7 +42,9 @@ class IdempotencyRecord(Base):
     client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    state: Mapped[str] = mapped_column(String(8))  # pending, done
+    state: Mapped[str] = mapped_column(String(8))  # pending, done, unknown
+    # While pending: until when the request that claimed the key may still be running.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[int | None] = mapped_column(Integer)
     headers: Mapped[list[list[str]] | None] = mapped_column(JSONB)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -1,21 +1,24 @@
 """The gateway's hot path, as plain ASGI: authenticate, check scope, rate-limit,
 honour Idempotency-Key, forward with one pooled HTTP client, answer.
 
-It sits inside the platform middleware (request id, body limit, metrics) and in front of
-the gateway's own FastAPI routes, which get every path no service claims.
+It sits inside the platform middleware (request id, body and header limits, metrics)
+and in front of the gateway's own FastAPI routes, which get every path no service
+claims. Each step either lets the request through or raises a `Refusal`, which one
+place turns into the problem document; the policy reads in order in `_proxy`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.clients import AuthenticatedClient, Authenticator
+from services.gateway.credentials import BearerRefused, bearer_token
 from services.gateway.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyStore,
@@ -24,8 +27,12 @@ from services.gateway.idempotency import (
 )
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.routing import Route, may_use, route_for
+from shared.idempotency import scoped_key
 from shared.identity import (
     CLIENT_HEADER,
+    IDEMPOTENCY_FINGERPRINT_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    IDENTITY_HEADERS,
     INTERNAL_TOKEN_HEADER,
     SCOPES_HEADER,
     TENANT_HEADER,
@@ -38,16 +45,34 @@ _log = structlog.get_logger("gateway.proxy")
 # Never forwarded upstream: hop-by-hop headers, and any identity a client tries to forge.
 _DROP_REQUEST = frozenset(
     {
-        b"host", b"connection", b"keep-alive", b"proxy-authorization", b"te", b"trailer",
-        b"transfer-encoding", b"upgrade", b"authorization", b"content-length",
-        b"idempotency-key", INTERNAL_TOKEN_HEADER.encode(), TENANT_HEADER.encode(),
-        CLIENT_HEADER.encode(), SCOPES_HEADER.encode(), b"x-request-id",
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"authorization",
+        b"content-length",
+        b"idempotency-key",
+        b"x-request-id",
+        *(h.encode() for h in IDENTITY_HEADERS),
     }
-)  # fmt: skip
+)
 _DROP_RESPONSE = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"server",
-     b"date", b"x-request-id", b"content-encoding"}
-)  # fmt: skip
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"content-length",
+        b"server",
+        b"date",
+        b"x-request-id",
+        b"content-encoding",
+    }
+)
+_AUTHENTICATE = [(b"www-authenticate", b'Bearer realm="clusterbridge"')]
 
 # Bodies of these paths are streamed upstream, not buffered (bulk import files).
 STREAMED_PATHS = frozenset({"/v1/clusters/import"})
@@ -63,18 +88,41 @@ class ProxyState:
     idempotency: IdempotencyStore
 
 
-def _bearer(headers: dict[bytes, bytes]) -> str | None:
-    raw = headers.get(b"authorization")
-    if not raw:
-        return None
-    try:
-        value = raw.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+class Refusal(Exception):
+    """A step's "no": the status, the sentence for the client, and the problem's extras."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        field: str | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.slug = slug
+        self.field = field
+        self.headers = headers or []
+
+
+@dataclass
+class _Call:
+    """What the steps learn about one request as it goes through them."""
+
+    scope: Scope
+    route: Route
+    request_id: str
+    client: AuthenticatedClient | None = None
+    limit_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    idempotency_key: str | None = None
+    fingerprint: bytes = b""
+
+    @property
+    def streamed(self) -> bool:
+        return self.scope["path"] in STREAMED_PATHS
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -130,88 +178,125 @@ class GatewayProxy:
         if route is None:
             await self.app(scope, receive, send)
             return
-        await self._proxy(scope, receive, send, state, route)
+        call = _Call(scope, route, current_request_id() or uuid.uuid4().hex)
+        try:
+            await self._proxy(call, receive, send, state)
+        except Refusal as no:
+            await send_problem(
+                send,
+                no.status,
+                no.detail,
+                call.request_id,
+                headers=[*no.headers, *call.limit_headers],
+                slug=no.slug,
+                field=no.field,
+            )
 
-    async def _proxy(
-        self, scope: Scope, receive: Receive, send: Send, state: ProxyState, route: Route
-    ) -> None:
-        service = route.service
-        rid = current_request_id() or uuid.uuid4().hex
-        headers = dict(scope["headers"])
-        key = _bearer(headers)
+    async def _proxy(self, call: _Call, receive: Receive, send: Send, state: ProxyState) -> None:
+        client = call.client = await self._authenticate(call, state)
+        self._authorise(call, client)
+        self._limit(call, state, client)
+        body: bytes | AsyncIterator[bytes]
+        body = _stream_body(receive) if call.streamed else await _read_body(receive)
+        if isinstance(body, bytes) and await self._claim_idempotency(
+            call, state, client, body, send
+        ):
+            return
+        await self._forward(call, state, client, body, send)
+
+    @staticmethod
+    async def _authenticate(call: _Call, state: ProxyState) -> AuthenticatedClient:
+        try:
+            key = bearer_token(call.scope["headers"])
+        except BearerRefused as exc:
+            raise Refusal(400, str(exc), field="Authorization", slug="bad-credentials") from exc
         client = await state.authenticator.authenticate(key) if key else None
         if client is None:
-            await send_problem(
-                send, 401,
-                "Send a valid API key as 'Authorization: Bearer <key>'." if key is None
+            raise Refusal(
+                401,
+                "Send a valid API key as 'Authorization: Bearer <key>'."
+                if key is None
                 else "This API key is not valid or has been revoked.",
-                rid, headers=[(b"www-authenticate", b'Bearer realm="clusterbridge"')],
                 slug="unauthorized",
-            )  # fmt: skip
-            return
-        if not may_use(client.scopes, route):
-            await send_problem(
-                send, 403, f"This API key has no {route.scope_family} scope.", rid,
-                slug="insufficient-scope",
-            )  # fmt: skip
-            return
-        decision = state.limiter.check(client.id, client.rate_per_second, client.burst)
-        limit_headers = decision.headers()
-        if not decision.allowed:
-            await send_problem(
-                send, 429, "Too many requests for this API key; retry after the given delay.",
-                rid, headers=limit_headers, slug="rate-limited",
-            )  # fmt: skip
-            return
-
-        method: str = scope["method"]
-        path: str = scope["path"]
-        query: bytes = scope.get("query_string", b"")
-        streamed = path in STREAMED_PATHS
-        body: bytes | AsyncIterator[bytes]
-        body = _stream_body(receive) if streamed else await _read_body(receive)
-
-        idem_key_raw = headers.get(b"idempotency-key")
-        idem_key: str | None = None
-        if idem_key_raw is not None and method == "POST" and not streamed:
-            idem_key = idem_key_raw.decode("latin-1").strip()
-            if not idem_key or len(idem_key) > MAX_KEY_LENGTH:
-                await send_problem(
-                    send, 400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
-                    rid, headers=limit_headers, field="Idempotency-Key",
-                )  # fmt: skip
-                return
-            assert isinstance(body, bytes)
-            claim = await state.idempotency.claim(
-                client.id, idem_key, request_fingerprint(method, path, query, body)
+                headers=_AUTHENTICATE,
             )
-            if claim.replay is not None:
-                r = claim.replay
-                await _respond(
-                    send, r.status,
-                    [*r.headers, *limit_headers, (b"idempotent-replayed", b"true")], r.body,
-                )  # fmt: skip
-                return
-            if claim.conflict == "mismatch":
-                await send_problem(
-                    send, 422,
-                    "This Idempotency-Key was used with a different request body.",
-                    rid, headers=limit_headers, slug="idempotency-key-reused",
-                    field="Idempotency-Key",
-                )  # fmt: skip
-                return
-            if claim.conflict == "in-flight":
-                await send_problem(
-                    send, 409, "A request with this Idempotency-Key is still in progress.",
-                    rid, headers=[*limit_headers, (b"retry-after", b"1")],
-                    slug="idempotency-key-in-flight", field="Idempotency-Key",
-                )  # fmt: skip
-                return
+        return client
 
-        upstream_headers = self._upstream_headers(scope, state, client, rid)
+    @staticmethod
+    def _authorise(call: _Call, client: AuthenticatedClient) -> None:
+        if not may_use(client.scopes, call.route):
+            raise Refusal(
+                403,
+                f"This API key has no {call.route.scope_family} scope.",
+                slug="insufficient-scope",
+            )
+
+    @staticmethod
+    def _limit(call: _Call, state: ProxyState, client: AuthenticatedClient) -> None:
+        decision = state.limiter.check(client.id, client.rate_per_second, client.burst)
+        call.limit_headers = decision.headers()
+        if not decision.allowed:
+            raise Refusal(
+                429,
+                "Too many requests for this API key; retry after the given delay.",
+                slug="rate-limited",
+            )
+
+    @staticmethod
+    async def _claim_idempotency(
+        call: _Call, state: ProxyState, client: AuthenticatedClient, body: bytes, send: Send
+    ) -> bool:
+        """Claim the request's Idempotency-Key; True when it was answered (a replay)."""
+        raw = dict(call.scope["headers"]).get(b"idempotency-key")
+        if raw is None or call.scope["method"] != "POST":
+            return False
+        key = raw.decode("latin-1").strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise Refusal(
+                400,
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+                field="Idempotency-Key",
+            )
+        fingerprint = request_fingerprint(
+            call.scope["method"], call.scope["path"], call.scope.get("query_string", b""), body
+        )
+        claim = await state.idempotency.claim(client.id, key, fingerprint)
+        if claim.replay is not None:
+            r = claim.replay
+            headers = [*r.headers, *call.limit_headers, (b"idempotent-replayed", b"true")]
+            await _respond(send, r.status, headers, r.body)
+            return True
+        if claim.conflict == "mismatch":
+            raise Refusal(
+                422,
+                "This Idempotency-Key was used with a different request body.",
+                slug="idempotency-key-reused",
+                field="Idempotency-Key",
+            )
+        if claim.conflict == "in-flight":
+            raise Refusal(
+                409,
+                "A request with this Idempotency-Key is still in progress; retry shortly.",
+                slug="idempotency-key-in-flight",
+                field="Idempotency-Key",
+                headers=[(b"retry-after", b"1")],
+            )
+        call.idempotency_key, call.fingerprint = key, fingerprint
+        return False
+
+    async def _forward(
+        self,
+        call: _Call,
+        state: ProxyState,
+        client: AuthenticatedClient,
+        body: bytes | AsyncIterator[bytes],
+        send: Send,
+    ) -> None:
+        service = call.route.service
         # The raw, still percent-encoded path: the decoded one may hold characters (control
         # bytes, '?', '#') that would change or break the upstream URL.
-        raw_path = scope.get("raw_path") or path.encode()
+        raw_path = call.scope.get("raw_path") or call.scope["path"].encode()
+        query: bytes = call.scope.get("query_string", b"")
         url = (
             state.upstreams[service]
             + raw_path.decode("latin-1")
@@ -219,71 +304,77 @@ class GatewayProxy:
         )
         try:
             response = await state.http.request(
-                method,
+                call.scope["method"],
                 url,
-                headers=upstream_headers,
+                headers=self._upstream_headers(call, state, client),
                 content=body,
-                timeout=httpx.Timeout(600.0, connect=1.0) if streamed else httpx.USE_CLIENT_DEFAULT,
+                timeout=httpx.Timeout(600.0, connect=1.0)
+                if call.streamed
+                else httpx.USE_CLIENT_DEFAULT,
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-            await self._fail(state, client, idem_key)
-            _log.warning("upstream unavailable", service=service, error=repr(exc))
-            await send_problem(
-                send, 503, f"The {service} service is unavailable; try again shortly.", rid,
-                headers=[*limit_headers, (b"retry-after", b"2")], slug="service-unavailable",
-            )  # fmt: skip
-            return
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            await self._fail(state, client, idem_key)
-            await send_problem(
-                send, 400, "The request path or query is not a valid URL.", rid,
-                headers=limit_headers, slug="bad-request",
-            )  # fmt: skip
-            return
-        except httpx.TimeoutException:
-            await self._fail(state, client, idem_key)
-            await send_problem(
-                send, 504, f"The {service} service did not answer in time.", rid,
-                headers=limit_headers, slug="gateway-timeout",
-            )  # fmt: skip
-            return
         except httpx.HTTPError as exc:
-            await self._fail(state, client, idem_key)
-            _log.warning("upstream error", service=service, error=repr(exc))
-            await send_problem(
-                send, 502, f"The {service} service failed to answer.", rid,
-                headers=limit_headers, slug="bad-gateway",
-            )  # fmt: skip
-            return
-
+            await self._outcome_unknown(call, state, client)
+            raise self._upstream_failure(service, exc) from exc
         out_headers = [
             (k.lower(), v) for k, v in response.headers.raw if k.lower() not in _DROP_RESPONSE
         ]
         content = response.content
-        if idem_key is not None:
+        if call.idempotency_key is not None:
             if response.status_code >= 500:
-                await state.idempotency.release(client.id, idem_key)
+                await self._outcome_unknown(call, state, client)
             else:
+                # A service's own replay is the first answer to the client: kept plain.
+                kept = [(k, v) for k, v in out_headers if k != b"idempotent-replayed"]
                 await state.idempotency.complete(
-                    client.id, idem_key, Stored(response.status_code, out_headers, content)
+                    client.id, call.idempotency_key, Stored(response.status_code, kept, content)
                 )
-        await _respond(send, response.status_code, [*out_headers, *limit_headers], content)
+        await _respond(send, response.status_code, [*out_headers, *call.limit_headers], content)
+
+    @staticmethod
+    def _upstream_failure(service: str, exc: httpx.HTTPError) -> Refusal:
+        retry = " Retry with the same Idempotency-Key: it will not be carried out twice."
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return Refusal(400, "The request path or query is not a valid URL.")
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.RemoteProtocolError):
+            _log.warning("upstream unavailable", service=service, error=repr(exc))
+            return Refusal(
+                503,
+                f"The {service} service is unavailable; try again shortly.{retry}",
+                slug="service-unavailable",
+                headers=[(b"retry-after", b"2")],
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return Refusal(
+                504,
+                f"The {service} service did not answer in time.{retry}",
+                slug="gateway-timeout",
+            )
+        _log.warning("upstream error", service=service, error=repr(exc))
+        return Refusal(502, f"The {service} service failed to answer.{retry}", slug="bad-gateway")
 
     @staticmethod
     def _upstream_headers(
-        scope: Scope, state: ProxyState, client: AuthenticatedClient, rid: str
+        call: _Call, state: ProxyState, client: AuthenticatedClient
     ) -> list[tuple[bytes, bytes]]:
-        out = [(k, v) for k, v in scope["headers"] if k not in _DROP_REQUEST]
+        out = [(k, v) for k, v in call.scope["headers"] if k not in _DROP_REQUEST]
         out += [
             (INTERNAL_TOKEN_HEADER.encode(), state.internal_token.encode()),
             (TENANT_HEADER.encode(), client.tenant.encode()),
             (CLIENT_HEADER.encode(), str(client.id).encode()),
             (SCOPES_HEADER.encode(), client.scopes_header.encode()),
-            (b"x-request-id", rid.encode()),
+            (b"x-request-id", call.request_id.encode()),
         ]
+        if call.idempotency_key is not None:
+            out += [
+                (
+                    IDEMPOTENCY_KEY_HEADER.encode(),
+                    scoped_key(client.id, call.idempotency_key).encode("latin-1"),
+                ),
+                (IDEMPOTENCY_FINGERPRINT_HEADER.encode(), call.fingerprint.hex().encode()),
+            ]
         return out
 
     @staticmethod
-    async def _fail(state: ProxyState, client: AuthenticatedClient, idem_key: str | None) -> None:
-        if idem_key is not None:
-            await state.idempotency.release(client.id, idem_key)
+    async def _outcome_unknown(call: _Call, state: ProxyState, client: AuthenticatedClient) -> None:
+        if call.idempotency_key is not None:
+            await state.idempotency.abandon(client.id, call.idempotency_key)

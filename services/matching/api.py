@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -41,11 +41,12 @@ from services.matching.schemas import (
 from shared.identity import Caller, CallerDep, require_scope
 from shared.messaging.outbox import record_event
 from shared.problems import Problem
+from shared.routing import api_router
 from shared.runtime import Runtime, RuntimeDep, SessionDep
 from shared.taxonomy import ECOSYSTEMS, LabelLevel
 from shared.validation import CountryCode
 
-router = APIRouter(prefix="/v1/matching", tags=["matching"])
+router = api_router(prefix="/v1/matching", tags=["matching"])
 T = TypeVar("T")
 
 READ = require_scope("matching:read")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from sqlalchemy import select
 
 from services.registry import profiles
@@ -29,11 +29,12 @@ from services.registry.schemas import (
 from shared.db.session import ANY_TENANT, tenant_session
 from shared.identity import Caller, CallerDep, require_scope
 from shared.problems import Problem, json_response, not_found
+from shared.routing import api_router
 from shared.runtime import RuntimeDep, SessionDep
 from shared.taxonomy import ECOSYSTEMS, LabelLevel
 from shared.validation import CountryCode
 
-router = APIRouter(prefix="/v1")
+router = api_router(prefix="/v1")
 
 READ = require_scope("registry:read")
 WRITE = require_scope("registry:write")

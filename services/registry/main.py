@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.registry.api import router
-from services.registry.models import Outbox
+from services.registry.models import IdempotencyKey, Outbox
 from shared.app import create_service_app
 from shared.settings import ServiceSettings
 
@@ -24,6 +24,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         settings=settings,
         routers=[router],
         outbox=Outbox,
+        idempotency=IdempotencyKey,
         own_stream="REGISTRY",
         large_body_paths={"/v1/clusters/import": settings.max_upload_bytes},
     )

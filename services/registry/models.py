@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.base import service_metadata
+from shared.idempotency import IdempotencyMixin
 from shared.messaging.outbox import OutboxMixin
 
 SCHEMA = "registry"
@@ -93,3 +94,9 @@ class ImportJob(Base):
 
 class Outbox(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class IdempotencyKey(IdempotencyMixin, Base):
+    """Keys of POSTs done here, with their answers (shared.idempotency)."""
+
+    __tablename__ = "idempotency_keys"
