@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
@@ -22,20 +22,24 @@ from shared.messaging.outbox import OutboxMixin, OutboxRelay
 from shared.messaging.streams import connect, ensure_stream
 from shared.middleware import PlatformMiddleware
 from shared.problems import document_problems, install_problem_handlers, problem_response
-from shared.runtime import Runtime
+from shared.runtime import AnyRuntime, Runtime
 from shared.settings import ServiceSettings
 
 _log = structlog.get_logger("app")
 
-Hook = Callable[[Runtime], Awaitable[None]]
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+StateT = TypeVar("StateT")
+
+Hook = Callable[[AnyRuntime], Awaitable[None]]
 
 
 def create_service_app(
     *,
     name: str,
     title: str,
-    settings: ServiceSettings,
+    settings: SettingsT,
     routers: Sequence[APIRouter],
+    build_state: Callable[[Runtime[SettingsT, Any]], Awaitable[StateT]] | None = None,
     outbox: type[OutboxMixin] | None = None,
     idempotency: type[IdempotencyMixin] | None = None,
     own_stream: str | None = None,
@@ -55,10 +59,13 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings, application_name=f"clusterbridge-{name}")
-        rt = Runtime(
-            name=name, settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine)
+        rt: Runtime[SettingsT, StateT] = Runtime(
+            name=name,
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            idempotency=idempotency,
         )
-        rt.idempotency = idempotency
         app.state.runtime = rt
         rt.nc = await connect(settings.nats_url, name=f"clusterbridge-{name}")
         rt.js = rt.nc.jetstream()
@@ -72,6 +79,8 @@ def create_service_app(
                 rt.start("outbox-relay", rt.relay.run())
         if idempotency is not None and settings.run_workers:
             rt.start("idempotency-purge", _purge_idempotency(rt, idempotency))
+        if build_state is not None:
+            rt.state = await build_state(rt)
         for hook in on_startup:
             await hook(rt)
         try:
@@ -118,16 +127,15 @@ def create_service_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
-        rt: Runtime = request.app.state.runtime
+        rt: AnyRuntime = request.app.state.runtime
         problems = await rt.check()
         if problems:
             return problem_response(
                 503, "Not ready: " + ", ".join(f"{k} ({v})" for k, v in problems.items())
             )
         body: dict[str, Any] = {"status": "ready", "service": name}
-        info = rt.extras.get("readiness_info")
-        if callable(info):
-            body.update(info())
+        if rt.readiness_info is not None:
+            body.update(rt.readiness_info())
         return JSONResponse(body)
 
     @app.get("/metrics", include_in_schema=False)
@@ -155,7 +163,7 @@ async def _replay(request: Request, exc: Replay) -> Response:
     return Response(exc.body, status_code=exc.status, headers=headers, media_type=media)
 
 
-async def _purge_idempotency(rt: Runtime, model: type[IdempotencyMixin]) -> None:
+async def _purge_idempotency(rt: AnyRuntime, model: type[IdempotencyMixin]) -> None:
     """Forget answers older than the retention, hourly; a failure only delays it."""
     while True:
         try:

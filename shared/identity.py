@@ -66,6 +66,17 @@ class Caller:
         return self.is_admin or tenant == self.tenant
 
 
+def internal_headers(
+    token: str, tenant: str, scopes: str, client_id: uuid.UUID | None = None
+) -> dict[str, str]:
+    """The headers by which the gateway (or a service asking another on the caller's
+    behalf) tells a service who is calling; the one writer of this protocol."""
+    headers = {INTERNAL_TOKEN_HEADER: token, TENANT_HEADER: tenant, SCOPES_HEADER: scopes}
+    if client_id is not None:
+        headers[CLIENT_HEADER] = str(client_id)
+    return headers
+
+
 def token_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.requestid import current_request_id
 
@@ -175,9 +176,28 @@ async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (Starlette names only the first
+    route's, and a path served by several routes has more)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "__NONE__"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
-    return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+    return problem_response(exc.status_code, detail, headers=headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -197,6 +217,21 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
+
+
+# A header the handler requires (and answers 428 without) but reads as optional, so
+# that what it checks first (a 404, a 403) still comes first. `json_schema_extra` of
+# the Header(); the OpenAPI document then says `required: true`.
+REQUIRED_HEADER: dict[str, Any] = {"x-required-header": True}
+
+
+def _mark_required_headers(operation: dict[str, Any]) -> None:
+    for param in operation.get("parameters", []):
+        schema = param.get("schema", {})
+        if param.get("in") == "header" and schema.pop("x-required-header", False):
+            param["required"] = True
+            # The document shows a plain string, not FastAPI's "string or null".
+            param["schema"] = {"type": "string"}
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -242,6 +277,7 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            _mark_required_headers(operation)
             responses = operation["responses"]
             if "422" in responses:
                 responses["422"] = _problem_response("Invalid input: the field at fault is named")

@@ -4,17 +4,12 @@ for its own clusters; the operator (admin) acts anywhere."""
 from __future__ import annotations
 
 from services.events.models import Event, MeetingRequest, Participant
-from shared.db.session import ANY_TENANT
 from shared.identity import Caller
 from shared.problems import Problem, not_found
 
 ORGANISE = "events:organise"
 PARTICIPATE = "events:participate"
 READ = "events:read"
-
-
-def db_scope(caller: Caller) -> str:
-    return ANY_TENANT if caller.is_admin else caller.tenant
 
 
 def is_organiser(caller: Caller, event: Event) -> bool:
@@ -45,6 +40,13 @@ def require_party(caller: Caller, participant: Participant) -> None:
 
 def may_see_private(caller: Caller, event: Event, participant: Participant) -> bool:
     return is_organiser(caller, event) or acts_for(caller, participant.tenant)
+
+
+def require_speaks_for(caller: Caller, event: Event, participant: Participant) -> None:
+    """Changing a participant: its organiser or the cluster's own tenant. Participants
+    are public, so anyone else is told plainly (403), not shown a false 404."""
+    if not may_see_private(caller, event, participant):
+        raise Problem(403, "An agency acts only for its own clusters.", slug="tenant-forbidden")
 
 
 def require_private(caller: Caller, event: Event, participant: Participant, what: str) -> None:

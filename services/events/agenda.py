@@ -5,14 +5,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.events.lifecycle import RequestStatus
 from services.events.models import DirectoryCluster, Event, MeetingRequest, Placement, Schedule
 from services.events.organising import event_slots, table_count, table_label
 from services.events.repository import EventsRepository
+from services.events.schemas import (
+    AgendaMeeting,
+    AgendaOut,
+    GridCell,
+    GridMeeting,
+    GridOut,
+    GridParty,
+    GridRow,
+    PartyOut,
+)
 from shared.problems import Problem
 
 
@@ -53,7 +63,7 @@ async def _placed(
     repo = EventsRepository(session)
     placements = await repo.placements(schedule.id)
     # Cancelled after publication: off everyone's agenda, even before a re-schedule.
-    requests = {r.id: r for r in await repo.requests(event.id, status="accepted")}
+    requests = {r.id: r for r in await repo.requests(event.id, status=RequestStatus.ACCEPTED)}
     placements = [p for p in placements if p.request_id in requests]
     ids = {c for r in requests.values() for c in (r.sender_cluster, r.receiver_cluster)}
     return placements, requests, await repo.clusters(list(ids))
@@ -83,77 +93,76 @@ async def agenda_of(session: AsyncSession, event: Event, cluster_id: uuid.UUID) 
     return Agenda(event, cluster_id, me.name if me else None, schedule, items)
 
 
-def agenda_json(agenda: Agenda, reader_zone: ZoneInfo | None = None) -> dict[str, Any]:
+def agenda_json(agenda: Agenda, reader_zone: ZoneInfo | None = None) -> AgendaOut:
     """The agenda in the event's zone; with `reader_zone`, each time also in the reader's
     own (people joining from another continent misread times more than anything)."""
 
-    def local(moment: datetime) -> str | None:
-        return moment.astimezone(reader_zone).isoformat() if reader_zone else None
+    def local(moment: datetime) -> datetime | None:
+        return moment.astimezone(reader_zone) if reader_zone else None
 
-    return {
-        "event_id": str(agenda.event.id),
-        "cluster_id": str(agenda.cluster_id),
-        "name": agenda.name,
-        "timezone": agenda.event.timezone,
-        "reader_timezone": reader_zone.key if reader_zone else None,
-        "schedule_id": str(agenda.schedule.id),
-        "published_at": agenda.schedule.published_at.isoformat()
-        if agenda.schedule.published_at
-        else None,
-        "meetings": [
-            {
-                "meeting_id": str(i.meeting_id),
-                "slot": i.slot,
-                "start": i.start.isoformat(),
-                "end": i.end.isoformat(),
-                "reader_start": local(i.start),
-                "reader_end": local(i.end),
-                "table": i.table,
-                "location": i.location,
-                "counterpart": {
-                    "cluster_id": str(i.counterpart),
-                    "name": i.counterpart_name,
-                    "country": i.counterpart_country,
-                },
-                "priority": i.priority,
-                "outcome": i.outcome,
-            }
+    return AgendaOut(
+        event_id=agenda.event.id,
+        cluster_id=agenda.cluster_id,
+        name=agenda.name,
+        timezone=agenda.event.timezone,
+        reader_timezone=reader_zone.key if reader_zone else None,
+        schedule_id=agenda.schedule.id,
+        published_at=agenda.schedule.published_at,
+        meetings=[
+            AgendaMeeting(
+                meeting_id=i.meeting_id,
+                slot=i.slot,
+                start=i.start,
+                end=i.end,
+                reader_start=local(i.start),
+                reader_end=local(i.end),
+                table=i.table,
+                location=i.location,
+                counterpart=PartyOut(
+                    cluster_id=i.counterpart,
+                    name=i.counterpart_name,
+                    country=i.counterpart_country,
+                ),
+                priority="must" if i.priority == "must" else "like",
+                outcome=i.outcome,
+            )
             for i in agenda.items
         ],
-    }
+    )
 
 
-async def grid(session: AsyncSession, event: Event, schedule: Schedule) -> dict[str, Any]:
+async def grid(session: AsyncSession, event: Event, schedule: Schedule) -> GridOut:
     placements, requests, directory = await _placed(session, event, schedule)
     at = {(p.slot, p.table_no): p for p in placements}
 
-    def who(cid: uuid.UUID) -> dict[str, Any]:
+    def who(cid: uuid.UUID) -> GridParty:
         c = directory.get(cid)
-        return {"cluster_id": str(cid), "name": c.name if c and not c.deleted else None}
+        return GridParty(cluster_id=cid, name=c.name if c and not c.deleted else None)
 
-    rows = []
-    for s in event_slots(event):
-        cells = []
-        for t in range(table_count(event)):
-            p = at.get((s.index, t))
-            meeting = None
-            if p is not None:
-                r = requests[p.request_id]
-                meeting = {
-                    "meeting_id": str(r.id),
-                    "a": who(r.sender_cluster),
-                    "b": who(r.receiver_cluster),
-                    "outcome": r.outcome,
-                }
-            cells.append({"table": t, "location": table_label(event, t), "meeting": meeting})
-        rows.append(
-            {"slot": s.index, "start": s.start.isoformat(), "end": s.end.isoformat(),
-             "tables": cells}
-        )  # fmt: skip
-    return {
-        "event_id": str(event.id),
-        "schedule_id": str(schedule.id),
-        "status": schedule.status,
-        "timezone": event.timezone,
-        "slots": rows,
-    }
+    def meeting(slot: int, table: int) -> GridMeeting | None:
+        p = at.get((slot, table))
+        if p is None:
+            return None
+        r = requests[p.request_id]
+        return GridMeeting(
+            meeting_id=r.id, a=who(r.sender_cluster), b=who(r.receiver_cluster), outcome=r.outcome
+        )
+
+    return GridOut(
+        event_id=event.id,
+        schedule_id=schedule.id,
+        status=schedule.status,
+        timezone=event.timezone,
+        slots=[
+            GridRow(
+                slot=s.index,
+                start=s.start,
+                end=s.end,
+                tables=[
+                    GridCell(table=t, location=table_label(event, t), meeting=meeting(s.index, t))
+                    for t in range(table_count(event))
+                ],
+            )
+            for s in event_slots(event)
+        ],
+    )

@@ -8,54 +8,44 @@ bring the cluster back.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.events.models import DirectoryCluster
+from services.events.repository import EventsRepository
+from shared.contracts.registry import (
+    CLUSTER_DELETED,
+    CLUSTER_UPSERTED,
+    ClusterDeleted,
+    ClusterPublic,
+)
 from shared.db.session import ANY_TENANT, scope_to_tenant
 from shared.messaging.envelope import Envelope
-
-UPSERTED = "registry.cluster.upserted"
-DELETED = "registry.cluster.deleted"
 
 
 async def apply(session: AsyncSession, envelope: Envelope) -> None:
     """Handler of the directory consumer (runs in the consumer's transaction)."""
-    if envelope.type not in (UPSERTED, DELETED):
+    if envelope.type not in (CLUSTER_UPSERTED, CLUSTER_DELETED):
         return
-    data = envelope.data
     # The consumer's session is not a request's: it writes as the service itself.
     await scope_to_tenant(session, ANY_TENANT)
-    cluster_id = uuid.UUID(str(data["id"]))
-    version = int(data["version"])
-    deleted = envelope.type == DELETED
-    values = {
-        "id": cluster_id,
-        "tenant": str(data.get("tenant") or envelope.tenant),
-        "version": version,
+    deleted = envelope.type == CLUSTER_DELETED
+    fact: ClusterDeleted | ClusterPublic = (
+        envelope.payload(ClusterDeleted) if deleted else envelope.payload(ClusterPublic)
+    )
+    values: dict[str, object] = {
+        "id": fact.id,
+        "tenant": fact.tenant,
+        "version": fact.version,
         "deleted": deleted,
         "updated_at": datetime.now(UTC),
     }
-    if not deleted:
-        values["name"] = str(data["name"])
-        values["country"] = str(data["country"])
+    if isinstance(fact, ClusterPublic):
+        values["name"] = fact.name
+        values["country"] = fact.country
     else:
         # A deletion of a cluster we never saw still records its version (and a name
         # nobody will show, since the row is marked deleted).
         values.setdefault("name", "")
         values.setdefault("country", "")
-    stmt = insert(DirectoryCluster).values(**values)
-    update = {
-        k: stmt.excluded[k]
-        for k in values
-        if k != "id" and (not deleted or k not in ("name", "country"))
-    }
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[DirectoryCluster.id],
-        set_=update,
-        where=DirectoryCluster.version < stmt.excluded.version,
-    )
-    await session.execute(stmt)
+    await EventsRepository(session).upsert_directory(values, keep_name=deleted)

@@ -7,6 +7,29 @@ from enum import StrEnum
 from shared.problems import Problem
 
 
+class RequestStatus(StrEnum):
+    """A meeting request's life: pending until answered or expired; an accepted one may
+    still be cancelled by either side."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+OPEN_REQUESTS = frozenset({RequestStatus.PENDING, RequestStatus.ACCEPTED})
+
+
+class ParticipantStatus(StrEnum):
+    """A participant's consent: a cluster registered by another tenant's organiser is
+    invited until its own tenant accepts; only registered participants meet."""
+
+    INVITED = "invited"
+    REGISTERED = "registered"
+    DECLINED = "declined"
+
+
 class Status(StrEnum):
     DRAFT = "draft"
     REGISTRATION = "registration"

@@ -1,4 +1,4 @@
-"""Loading what a route names, with the answers the API promises (404s, locks)."""
+"""Loading what a route names below its event, with the answers the API promises."""
 
 from __future__ import annotations
 
@@ -7,19 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.events.meeting_requests import expire_overdue
 from services.events.models import Event, MeetingRequest, Participant
 from services.events.repository import EventsRepository
-from services.events.requests import expire_overdue
 from shared.problems import not_found
-
-__all__ = ["MeetingRequest", "event", "expire_if_due", "participant", "request"]
-
-
-async def event(session: AsyncSession, event_id: uuid.UUID, *, lock: bool = False) -> Event:
-    found = await EventsRepository(session).event(event_id, lock=lock)
-    if found is None:
-        raise not_found("event")
-    return found
 
 
 async def participant(

@@ -7,34 +7,30 @@ from datetime import UTC, datetime
 
 import structlog
 from fastapi import FastAPI
-from pydantic import Field
 
-from services.events import directory, messaging
+from services.events import messaging
 from services.events.api import routers
-from services.events.models import IdempotencyKey, Inbox, Outbox
-from services.events.requests import expire_overdue
+from services.events.deps import EventsRuntime
+from services.events.meeting_requests import expire_overdue
+from services.events.models import IdempotencyKey, Outbox
+from services.events.settings import EventsSettings
+from services.events.state import EventsState
 from shared.app import create_service_app
-from shared.db.session import ANY_TENANT, tenant_session
-from shared.messaging.consumer import DurableConsumer
+from shared.contracts import registry
+from shared.db.session import ANY_TENANT
 from shared.messaging.streams import ensure_stream
-from shared.runtime import Runtime
-from shared.settings import ServiceSettings
+from shared.runtime import AnyRuntime, transaction
+
+__all__ = ["EventsSettings", "create_app"]
 
 _log = structlog.get_logger("events")
 
 
-class EventsSettings(ServiceSettings):
-    # Requests also expire lazily on read; the sweep covers events nobody looks at.
-    expiry_sweep_seconds: float = Field(default=30.0, gt=0)
-
-
-async def _sweep(rt: Runtime, every: float) -> None:
+async def _sweep(rt: AnyRuntime, every: float) -> None:
     while True:
         try:
-            async with tenant_session(rt.sessionmaker, ANY_TENANT) as session:
-                n = await expire_overdue(session, datetime.now(UTC))
-            if n and rt.relay is not None:
-                rt.relay.wake()
+            async with transaction(rt, ANY_TENANT) as session:
+                await expire_overdue(session, datetime.now(UTC))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a database hiccup: try again next round
@@ -42,40 +38,26 @@ async def _sweep(rt: Runtime, every: float) -> None:
         await asyncio.sleep(every)
 
 
-def directory_consumer(rt: Runtime) -> DurableConsumer:
-    assert rt.js is not None
-    return DurableConsumer(
-        name=messaging.DIRECTORY_CONSUMER,
-        stream=messaging.REGISTRY_STREAM,
-        subject=messaging.REGISTRY_CLUSTER_SUBJECT,
-        js=rt.js,
-        sessionmaker=rt.sessionmaker,
-        inbox=Inbox,
-        handler=directory.apply,
-    )
-
-
 def create_app(settings: EventsSettings | None = None) -> FastAPI:
-    settings = settings or EventsSettings()
+    cfg = settings or EventsSettings()
 
-    async def start_workers(rt: Runtime) -> None:
-        assert rt.js is not None
+    async def build_state(rt: EventsRuntime) -> EventsState:
         # The registry may start after us; its stream must exist for our consumer.
-        await ensure_stream(rt.js, messaging.REGISTRY_STREAM)
-        consumer = directory_consumer(rt)
-        rt.extras["directory_consumer"] = consumer
-        if settings.run_workers:
+        await ensure_stream(rt.jetstream, registry.STREAM)
+        consumer = messaging.directory_consumer(rt, rt.sessionmaker)
+        if cfg.run_workers:
             rt.start("directory-consumer", consumer.run())
-            rt.start("request-expiry", _sweep(rt, settings.expiry_sweep_seconds))
+            rt.start("request-expiry", _sweep(rt, cfg.expiry_sweep_seconds))
+        return EventsState(directory_consumer=consumer)
 
     return create_service_app(
         name="events",
         title="Clusterbridge events",
         description="B2B matchmaking events: participants, meeting requests, schedules, agendas.",
-        settings=settings,
+        settings=cfg,
         routers=list(routers),
+        build_state=build_state,
         outbox=Outbox,
         idempotency=IdempotencyKey,
         own_stream="EVENTS",
-        on_startup=[start_workers],
     )

@@ -54,6 +54,8 @@ class Event(Base):
     table_names: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     request_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     max_meetings: Mapped[int | None] = mapped_column(Integer)
+    # Who records outcomes: "organiser" or "organiser_and_parties" (schemas.OutcomesBy).
+    outcomes_by: Mapped[str] = mapped_column(String(24), default="organiser_and_parties")
     status: Mapped[str] = mapped_column(String(16), default="draft")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -89,6 +91,10 @@ class Participant(Base):
     sessions: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
     unavailable_slots: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
     registered_by: Mapped[str] = mapped_column(String(16))
+    # invited (by another tenant's organiser, until the cluster's tenant answers),
+    # registered, declined: see lifecycle.ParticipantStatus.
+    status: Mapped[str] = mapped_column(String(16), default="registered")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

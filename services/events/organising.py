@@ -11,9 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.events import lifecycle, messaging
 from services.events.lifecycle import Status
 from services.events.models import Event
-from services.events.schemas import EventCreate, EventPatch, SessionIn
+from services.events.schemas import (
+    EventCreate,
+    EventOut,
+    EventPatch,
+    EventSummary,
+    SessionIn,
+    SessionOut,
+    SlotOut,
+)
 from services.events.slots import SessionWindow, Slot, check_sessions, slots_of
+from shared.contracts import events as contract
 from shared.problems import Problem
+
+# A brokerage day has a few dozen slots; a grid beyond this is a typing mistake, and
+# every agenda, grid and schedule grows with it.
+MAX_SLOTS = 500
 
 
 def windows(event: Event) -> list[SessionWindow]:
@@ -57,6 +70,14 @@ def _shape(
     count = len(table_names) or tables
     if not count:
         raise Problem(422, "Give the number of tables or their names.", field="tables")
+    n_slots = len(slots_of(ordered, timezone, meeting_minutes, break_minutes))
+    if n_slots > MAX_SLOTS:
+        raise Problem(
+            422,
+            f"These sessions make {n_slots} meeting slots; an event has at most {MAX_SLOTS}. "
+            "Shorten the sessions or lengthen the meetings.",
+            field="sessions",
+        )
     return [w.as_json() for w in ordered], count
 
 
@@ -73,10 +94,11 @@ def create(session: AsyncSession, tenant: str, body: EventCreate) -> Event:
         timezone=body.timezone, sessions=sessions, meeting_minutes=body.meeting_minutes,
         break_minutes=body.break_minutes, tables=tables, table_names=list(body.table_names),
         request_deadline=body.request_deadline, max_meetings=body.max_meetings,
-        status=Status.DRAFT.value, version=1, created_at=now, updated_at=now,
+        outcomes_by=body.outcomes_by, status=Status.DRAFT.value, version=1, created_at=now,
+        updated_at=now,
     )  # fmt: skip
     session.add(event)
-    messaging.announce(session, messaging.EVENT_CREATED, tenant, messaging.event_data(event))
+    messaging.announce(session, contract.EVENT_CREATED, tenant, messaging.event_fact(event))
     return event
 
 
@@ -105,7 +127,10 @@ def patch(event: Event, body: EventPatch) -> bool:
         changes["sessions"] = shaped
         changes["tables"] = count
         changes["table_names"] = list(names or [])
-    for required in ("title", "timezone", "meeting_minutes", "break_minutes", "request_deadline"):
+    for required in (
+        "title", "timezone", "meeting_minutes", "break_minutes", "request_deadline",
+        "outcomes_by",
+    ):  # fmt: skip
         if required in changes and changes[required] is None:
             raise Problem(422, f"{required} cannot be removed.", field=required)
     online = changes.get("online", event.online)
@@ -129,37 +154,48 @@ def transition(session: AsyncSession, event: Event, target: Status) -> None:
     event.version += 1
     event.updated_at = datetime.now(UTC)
     messaging.announce(
-        session, messaging.EVENT_STATUS_CHANGED, event.tenant,
-        {**messaging.event_data(event), "from": before, "to": target.value},
-    )  # fmt: skip
+        session,
+        contract.EVENT_STATUS_CHANGED,
+        event.tenant,
+        messaging.status_changed(event, before),
+    )
 
 
-def present(event: Event) -> dict[str, Any]:
+def _summary_fields(event: Event) -> dict[str, Any]:
     return {
-        "id": str(event.id),
+        "id": event.id,
         "tenant": event.tenant,
         "title": event.title,
         "venue": event.venue,
         "online": event.online,
         "timezone": event.timezone,
-        "sessions": event.sessions,
+        "sessions": [SessionOut.model_validate(s) for s in event.sessions],
         "meeting_minutes": event.meeting_minutes,
         "break_minutes": event.break_minutes,
         "tables": table_count(event),
-        "table_names": [table_label(event, t) for t in range(table_count(event))],
-        "request_deadline": event.request_deadline.isoformat(),
+        "slot_count": len(event_slots(event)),
+        "request_deadline": event.request_deadline,
         "max_meetings": event.max_meetings,
+        "outcomes_by": event.outcomes_by,
         "status": event.status,
         "version": event.version,
-        "slots": [
-            {
-                "slot": s.index,
-                "session": s.session,
-                "start": s.start.isoformat(),
-                "end": s.end.isoformat(),
-            }
+        "created_at": event.created_at,
+        "updated_at": event.updated_at,
+    }
+
+
+def summary(event: Event) -> EventSummary:
+    """The event as listings show it: a few hundred bytes, whatever its grid."""
+    return EventSummary(**_summary_fields(event))
+
+
+def present(event: Event) -> EventOut:
+    """The whole event: its tables and every slot with its times."""
+    return EventOut(
+        **_summary_fields(event),
+        table_names=[table_label(event, t) for t in range(table_count(event))],
+        slots=[
+            SlotOut(slot=s.index, session=s.session, start=s.start, end=s.end)
             for s in event_slots(event)
         ],
-        "created_at": event.created_at.isoformat(),
-        "updated_at": event.updated_at.isoformat(),
-    }
+    )

@@ -12,19 +12,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.events import lifecycle, messaging
-from services.events.lifecycle import Status
+from services.events.lifecycle import ParticipantStatus, RequestStatus, Status
+from services.events.meeting_requests import WEIGHTS
 from services.events.models import Event, MeetingRequest, Participant, Placement, Schedule
 from services.events.organising import event_slots, table_count, table_label, transition
 from services.events.repository import EventsRepository
-from services.events.requests import WEIGHTS
 from services.events.scheduling import solve as engine
-from services.events.schemas import ScheduleRun
+from services.events.schemas import ScheduledMeetingOut, ScheduleOut, ScheduleRun
 from services.events.slots import Slot
+from shared.contracts import events as contract
 from shared.problems import Problem
 
 
@@ -53,10 +53,13 @@ def _cap(event: Event, participant: Participant) -> int | None:
 async def gather(session: AsyncSession, event: Event, params: ScheduleRun) -> PlanInput:
     repo = EventsRepository(session)
     slots = event_slots(event)
-    participants = await repo.participants(event.id)
+    # Only clusters taking part: an invitation not yet accepted schedules nothing.
+    participants = [
+        p for p in await repo.participants(event.id) if p.status == ParticipantStatus.REGISTERED
+    ]
     index = {p.cluster_id: i for i, p in enumerate(participants)}
     accepted = [
-        r for r in await repo.requests(event.id, status="accepted")
+        r for r in await repo.requests(event.id, status=RequestStatus.ACCEPTED)
         if r.sender_cluster in index and r.receiver_cluster in index
     ]  # fmt: skip
     unavailable = [_unavailable(p, slots) for p in participants]
@@ -161,7 +164,9 @@ async def publish(session: AsyncSession, event: Event) -> Schedule:
             slug="no-schedule",
         )  # fmt: skip
     placements = await repo.placements(draft.id)
-    accepted = {r.id for r in await repo.requests(event.id, status="accepted", lock=True)}
+    accepted = {
+        r.id for r in await repo.requests(event.id, status=RequestStatus.ACCEPTED, lock=True)
+    }
     stale = [str(p.request_id) for p in placements if p.request_id not in accepted]
     if stale:
         # Publishing would schedule a meeting someone no longer wants: re-run first.
@@ -176,60 +181,68 @@ async def publish(session: AsyncSession, event: Event) -> Schedule:
         kept_ids = {p.request_id for p in placements}
         for old in await repo.placements(previous.id):
             if old.request_id in accepted and old.request_id not in kept_ids:
-                messaging.announce(
-                    session, messaging.MEETING_CANCELLED, event.tenant,
-                    {"event_id": str(event.id), "meeting_id": str(old.request_id),
-                     "slot": old.slot, "reason": "rescheduled"},
-                )  # fmt: skip
+                cancelled = contract.MeetingCancelled(
+                    event_id=event.id,
+                    meeting_id=old.request_id,
+                    slot=old.slot,
+                    reason="rescheduled",
+                    sender_tenant=old.sender_tenant,
+                    receiver_tenant=old.receiver_tenant,
+                )
+                messaging.announce(session, contract.MEETING_CANCELLED, event.tenant, cancelled)
     draft.status = "published"
     draft.published_at = now
     if event.status != Status.PUBLISHED:
         transition(session, event, Status.PUBLISHED)
-    messaging.announce(
-        session, messaging.SCHEDULE_PUBLISHED, event.tenant,
-        {"event_id": str(event.id), "schedule_id": str(draft.id),
-         "meetings": len(placements), "unplaced": len(draft.unplaced)},
-    )  # fmt: skip
+    published_fact = contract.SchedulePublished(
+        event_id=event.id,
+        schedule_id=draft.id,
+        meetings=len(placements),
+        unplaced=len(draft.unplaced),
+    )
+    messaging.announce(session, contract.SCHEDULE_PUBLISHED, event.tenant, published_fact)
     return draft
 
 
 def present_schedule(
-    event: Event, schedule: Schedule, placements: list[Placement],
+    event: Event,
+    schedule: Schedule,
+    placements: list[Placement],
     requests: dict[uuid.UUID, MeetingRequest],
-) -> dict[str, Any]:  # fmt: skip
+) -> ScheduleOut:
     slots = event_slots(event)
-    return {
-        "id": str(schedule.id),
-        "event_id": str(event.id),
-        "status": schedule.status,
-        "params": schedule.params,
-        "placed": len(placements),
-        "unplaced": schedule.unplaced,
-        "kept": schedule.kept,
-        "placed_weight": schedule.placed_weight,
-        "placed_weight_bound": schedule.placed_weight_bound,
-        "total_breaks": schedule.total_breaks,
-        "breaks_bound": schedule.breaks_bound,
-        "breaks_by_participant": schedule.breaks_by_cluster,
-        "optimal": schedule.optimal,
-        "fairness_met": schedule.fairness_met,
-        "method": schedule.method,
-        "seconds": round(schedule.seconds, 3),
-        "created_at": schedule.created_at.isoformat(),
-        "published_at": schedule.published_at.isoformat() if schedule.published_at else None,
-        "meetings": [
-            {
-                "meeting_id": str(p.request_id),
-                "slot": p.slot,
-                "start": slots[p.slot].start.isoformat(),
-                "end": slots[p.slot].end.isoformat(),
-                "table": p.table_no,
-                "location": table_label(event, p.table_no),
-                "a": str(requests[p.request_id].sender_cluster),
-                "b": str(requests[p.request_id].receiver_cluster),
-                "priority": requests[p.request_id].priority,
-            }
+    return ScheduleOut(
+        id=schedule.id,
+        event_id=event.id,
+        status=schedule.status,
+        params=schedule.params,
+        placed=len(placements),
+        unplaced=[uuid.UUID(m) for m in schedule.unplaced],
+        kept=schedule.kept,
+        placed_weight=schedule.placed_weight,
+        placed_weight_bound=schedule.placed_weight_bound,
+        total_breaks=schedule.total_breaks,
+        breaks_bound=schedule.breaks_bound,
+        breaks_by_participant=schedule.breaks_by_cluster,
+        optimal=schedule.optimal,
+        fairness_met=schedule.fairness_met,
+        method=schedule.method,
+        seconds=round(schedule.seconds, 3),
+        created_at=schedule.created_at,
+        published_at=schedule.published_at,
+        meetings=[
+            ScheduledMeetingOut(
+                meeting_id=p.request_id,
+                slot=p.slot,
+                start=slots[p.slot].start,
+                end=slots[p.slot].end,
+                table=p.table_no,
+                location=table_label(event, p.table_no),
+                a=requests[p.request_id].sender_cluster,
+                b=requests[p.request_id].receiver_cluster,
+                priority="must" if requests[p.request_id].priority == "must" else "like",
+            )
             for p in placements
             if p.request_id in requests
         ],
-    }
+    )

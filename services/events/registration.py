@@ -1,19 +1,24 @@
-"""Participants: registry clusters registered to an event, their availability and role."""
+"""Participants: registry clusters registered to an event, their availability and role.
+
+Nobody is put into another tenant's event without consent: when an organiser registers
+a cluster of another tenant, the cluster is *invited*, and takes part (sends and
+receives requests, is scheduled) only once its own tenant accepts.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.events import access, lifecycle
-from services.events.lifecycle import Status
+from services.events import access, lifecycle, messaging
+from services.events.lifecycle import ParticipantStatus, Status
 from services.events.models import DirectoryCluster, Event, Participant
 from services.events.organising import event_slots, table_count
 from services.events.repository import EventsRepository
-from services.events.schemas import ParticipantCreate, ParticipantPatch
+from services.events.schemas import ParticipantCreate, ParticipantOut, ParticipantPatch
+from shared.contracts import events as contract
 from shared.identity import Caller
 from shared.problems import Problem
 
@@ -63,8 +68,11 @@ async def register(
 ) -> Participant:
     repo = EventsRepository(session)
     cluster = await known_cluster(repo, body.cluster_id)
+    status = ParticipantStatus.REGISTERED
     if access.is_organiser(caller, event) and caller.has(access.ORGANISE):
         lifecycle.require(event.status, lifecycle.ORGANISER_REGISTERS, "register participants")
+        if not access.acts_for(caller, cluster.tenant):
+            status = ParticipantStatus.INVITED  # the cluster's own tenant decides
     elif access.acts_for(caller, cluster.tenant):
         caller.require(access.PARTICIPATE)
         if event.status != Status.REGISTRATION:
@@ -83,10 +91,54 @@ async def register(
         organiser_tenant=event.tenant, role=body.role, max_meetings=body.max_meetings,
         sessions=sorted(set(body.sessions)) if body.sessions is not None else None,
         unavailable_slots=sorted(set(body.unavailable_slots)),
-        registered_by=caller.tenant, created_at=datetime.now(UTC),
+        registered_by=caller.tenant, status=status.value, created_at=datetime.now(UTC),
     )  # fmt: skip
     session.add(participant)
+    fact = (
+        contract.PARTICIPANT_INVITED
+        if status == ParticipantStatus.INVITED
+        else contract.PARTICIPANT_JOINED
+    )
+    messaging.announce(session, fact, cluster.tenant, messaging.participant_fact(participant))
     return participant
+
+
+async def answer_invitation(
+    session: AsyncSession, caller: Caller, event: Event, participant: Participant, accept: bool
+) -> None:
+    """The invited cluster's own tenant accepts (it then takes part) or declines."""
+    access.require_party(caller, participant)
+    if participant.status != ParticipantStatus.INVITED:
+        raise Problem(
+            409,
+            f"This cluster is {participant.status}; only an invitation can be answered.",
+            slug="not-invited",
+        )
+    if event.status == Status.CLOSED:
+        raise Problem(409, "The event is closed.", slug="wrong-status")
+    participant.status = (
+        ParticipantStatus.REGISTERED if accept else ParticipantStatus.DECLINED
+    ).value
+    participant.answered_at = datetime.now(UTC)
+    messaging.announce(
+        session,
+        contract.PARTICIPANT_JOINED if accept else contract.PARTICIPANT_DECLINED,
+        participant.tenant,
+        messaging.participant_fact(participant),
+    )
+
+
+def require_taking_part(participant: Participant, field: str) -> None:
+    """Requests are between clusters that agreed to be in the event."""
+    if participant.status != ParticipantStatus.REGISTERED:
+        raise Problem(
+            422,
+            "This cluster has not accepted its invitation to the event"
+            if participant.status == ParticipantStatus.INVITED
+            else "This cluster declined the event",
+            field=field,
+            slug="not-taking-part",
+        )
 
 
 async def change(
@@ -115,22 +167,25 @@ async def change(
 
 def present(
     participant: Participant, cluster: DirectoryCluster | None, private: bool
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "cluster_id": str(participant.cluster_id),
+) -> ParticipantOut:
+    """The participant as the caller may see it: private fields (availability, cap,
+    check-in) only for the organiser and the cluster's own tenant, and absent, not
+    null, for everyone else (routes answer with `response_model_exclude_unset`)."""
+    shown = cluster is not None and not cluster.deleted
+    fields: dict[str, object] = {
+        "cluster_id": participant.cluster_id,
         "tenant": participant.tenant,
-        "name": cluster.name if cluster and not cluster.deleted else None,
-        "country": cluster.country if cluster and not cluster.deleted else None,
-        "role": participant.role,
-        "registered_at": participant.created_at.isoformat(),
+        "name": cluster.name if shown and cluster else None,
+        "country": cluster.country if shown and cluster else None,
+        "role": "host" if participant.role == "host" else "guest",
+        "status": ParticipantStatus(participant.status),
+        "registered_at": participant.created_at,
     }
     if private:
-        body.update(
+        fields.update(
             max_meetings=participant.max_meetings,
             sessions=participant.sessions,
             unavailable_slots=participant.unavailable_slots,
-            checked_in_at=participant.checked_in_at.isoformat()
-            if participant.checked_in_at
-            else None,
+            checked_in_at=participant.checked_in_at,
         )
-    return body
+    return ParticipantOut.model_validate(fields)

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.events.lifecycle import OPEN_REQUESTS, RequestStatus
 from services.events.models import (
     DirectoryCluster,
     Event,
@@ -17,7 +19,7 @@ from services.events.models import (
     Placement,
     Schedule,
 )
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import keyset_page
 
 
 class EventsRepository:
@@ -40,28 +42,28 @@ class EventsRepository:
             stmt = stmt.where(Event.status == status)
         if tenant:
             stmt = stmt.where(Event.tenant == tenant)
-        if cursor:
-            created, eid = decode_cursor(cursor)
-            stmt = stmt.where(
-                (Event.created_at > created) | ((Event.created_at == created) & (Event.id > eid))
-            )
-        rows = list(
-            (
-                await self.session.scalars(
-                    stmt.order_by(Event.created_at, Event.id).limit(limit + 1)
-                )
-            ).all()
-        )
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-        return rows, next_cursor
+        return await keyset_page(self.session, stmt, Event.created_at, Event.id, limit, cursor)
 
     # ---- directory -------------------------------------------------------------------
 
     async def cluster(self, cluster_id: uuid.UUID) -> DirectoryCluster | None:
         return await self.session.get(DirectoryCluster, cluster_id)
+
+    async def upsert_directory(self, values: dict[str, object], *, keep_name: bool) -> None:
+        """Insert or update a directory row, only with a newer version than stored."""
+        stmt = insert(DirectoryCluster).values(**values)
+        update = {
+            k: stmt.excluded[k]
+            for k in values
+            if k != "id" and (not keep_name or k not in ("name", "country"))
+        }
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[DirectoryCluster.id],
+                set_=update,
+                where=DirectoryCluster.version < stmt.excluded.version,
+            )
+        )
 
     async def clusters(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, DirectoryCluster]:
         if not ids:
@@ -131,7 +133,7 @@ class EventsRepository:
         """A pending or accepted request between a and b, in either direction."""
         stmt = select(MeetingRequest).where(
             MeetingRequest.event_id == event_id,
-            MeetingRequest.status.in_(("pending", "accepted")),
+            MeetingRequest.status.in_(tuple(OPEN_REQUESTS)),
             (
                 ((MeetingRequest.sender_cluster == a) & (MeetingRequest.receiver_cluster == b))
                 | ((MeetingRequest.sender_cluster == b) & (MeetingRequest.receiver_cluster == a))
@@ -144,7 +146,7 @@ class EventsRepository:
         stmt = (
             select(MeetingRequest)
             .join(Event, Event.id == MeetingRequest.event_id)
-            .where(MeetingRequest.status == "pending", Event.request_deadline <= now)
+            .where(MeetingRequest.status == RequestStatus.PENDING, Event.request_deadline <= now)
             .with_for_update(of=MeetingRequest, skip_locked=True)
         )
         if event_id is not None:

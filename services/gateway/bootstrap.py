@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.gateway.clients import create_client
-from services.gateway.models import ApiClient
+from services.gateway.repository import ClientRepository
 from shared.db.engine import create_sessionmaker
 
 OPERATOR_TENANT = "eu"
@@ -19,12 +18,7 @@ async def _ensure(database_url: str) -> str | None:
     engine = create_async_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as s, s.begin():
-            exists = await s.scalar(
-                select(ApiClient.id)
-                .where(ApiClient.scopes.contains(["admin"]), ApiClient.revoked_at.is_(None))
-                .limit(1)
-            )
-            if exists is not None:
+            if await ClientRepository(s).live_operator_exists():
                 return None
             _, key = await create_client(
                 s, tenant=OPERATOR_TENANT, name=OPERATOR_NAME, scopes=["admin"]

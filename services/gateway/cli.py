@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.gateway.clients import AGENCY_SCOPES, KNOWN_SCOPES, create_client, revoke_client
 from services.gateway.models import ApiClient
+from services.gateway.repository import ClientRepository
 from shared.db.engine import create_sessionmaker
 from shared.settings import ServiceSettings
 
@@ -75,10 +75,7 @@ async def _list(url: str, tenant: str | None) -> list[ApiClient]:
     engine = create_async_engine(url)
     try:
         async with create_sessionmaker(engine)() as s:
-            stmt = select(ApiClient).order_by(ApiClient.created_at)
-            if tenant:
-                stmt = stmt.where(ApiClient.tenant == tenant)
-            return list((await s.scalars(stmt)).all())
+            return list(await ClientRepository(s).listed(tenant))
     finally:
         await engine.dispose()
 
@@ -99,7 +96,7 @@ async def _revoke(url: str, client_id: uuid.UUID) -> bool:
     engine = create_async_engine(url)
     try:
         async with create_sessionmaker(engine)() as s, s.begin():
-            client = await s.get(ApiClient, client_id)
+            client = await ClientRepository(s).get(client_id)
             if client is None:
                 return False
             if client.revoked_at is None:

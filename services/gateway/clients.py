@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway import keys
-from services.gateway.models import ApiClient, Outbox
-from shared.messaging.outbox import record_event
+from services.gateway import keys, messaging
+from services.gateway.models import ApiClient
+from services.gateway.repository import ClientRepository
 
 KNOWN_SCOPES = frozenset(
     {
@@ -89,27 +88,15 @@ async def create_client(
         burst=burst,
         created_at=datetime.now(UTC),
     )
-    session.add(client)
+    ClientRepository(session).add(client)
     await session.flush()
-    record_event(
-        session,
-        Outbox,
-        "gateway.client.created",
-        tenant,
-        {"id": str(client.id), "tenant": tenant, "name": name, "scopes": client.scopes},
-    )
+    messaging.client_created(session, client)
     return client, new.plaintext
 
 
 async def revoke_client(session: AsyncSession, client: ApiClient) -> None:
     client.revoked_at = datetime.now(UTC)
-    record_event(
-        session,
-        Outbox,
-        "gateway.client.revoked",
-        client.tenant,
-        {"id": str(client.id), "tenant": client.tenant},
-    )
+    messaging.client_revoked(session, client)
 
 
 class Authenticator:
@@ -141,9 +128,7 @@ class Authenticator:
             return hit[1]
         prefix, secret = parts
         async with self.sessionmaker() as session:
-            row = (
-                await session.scalars(select(ApiClient).where(ApiClient.key_prefix == prefix))
-            ).first()
+            row = await ClientRepository(session).by_prefix(prefix)
         client = None
         if row is not None and row.revoked_at is None and keys.matches(secret, row.key_hash):
             client = _view(row)

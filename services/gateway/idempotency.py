@@ -18,11 +18,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway.models import IdempotencyRecord
+from services.gateway.repository import IdempotencyRepository
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -68,31 +66,11 @@ class IdempotencyStore:
     async def claim(self, client_id: uuid.UUID, key: str, fingerprint: bytes) -> Claim:
         now = datetime.now(UTC)
         async with self.sessionmaker() as s, s.begin():
-            inserted = (
-                await s.execute(
-                    insert(IdempotencyRecord)
-                    .values(
-                        client_id=client_id,
-                        key=key,
-                        request_hash=fingerprint,
-                        state=PENDING,
-                        created_at=now,
-                        lease_until=now + self.lease,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(IdempotencyRecord.key)
-                )
-            ).first()
-            if inserted is not None:
+            repo = IdempotencyRepository(s)
+            if await repo.insert_pending(client_id, key, fingerprint, now, now + self.lease):
                 return Claim(proceed=True)
             # Locked, so two retries racing for an abandoned key cannot both take it.
-            row = (
-                await s.scalars(
-                    select(IdempotencyRecord)
-                    .where(IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key)
-                    .with_for_update()
-                )
-            ).one()
+            row = await repo.locked(client_id, key)
             if row.created_at < now - RETENTION:
                 # An expired record: start afresh under the same key.
                 row.request_hash = fingerprint
@@ -114,7 +92,7 @@ class IdempotencyStore:
 
     async def complete(self, client_id: uuid.UUID, key: str, stored: Stored) -> None:
         async with self.sessionmaker() as s, s.begin():
-            row = await s.get(IdempotencyRecord, (client_id, key))
+            row = await IdempotencyRepository(s).get(client_id, key)
             if row is None:
                 return
             row.state = DONE
@@ -126,16 +104,8 @@ class IdempotencyStore:
     async def abandon(self, client_id: uuid.UUID, key: str) -> None:
         """The outcome is unknown (no answer, or a 5xx): the next retry goes through."""
         async with self.sessionmaker() as s, s.begin():
-            await s.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key)
-                .values(state=UNKNOWN, lease_until=None)
-            )
+            await IdempotencyRepository(s).set_state(client_id, key, UNKNOWN)
 
     async def purge_expired(self) -> None:
         async with self.sessionmaker() as s, s.begin():
-            await s.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.created_at < datetime.now(UTC) - RETENTION
-                )
-            )
+            await IdempotencyRepository(s).delete_older_than(datetime.now(UTC) - RETENTION)

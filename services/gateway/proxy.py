@@ -29,13 +29,10 @@ from services.gateway.ratelimit import RateLimiter
 from services.gateway.routing import Route, may_use, route_for
 from shared.idempotency import scoped_key
 from shared.identity import (
-    CLIENT_HEADER,
     IDEMPOTENCY_FINGERPRINT_HEADER,
     IDEMPOTENCY_KEY_HEADER,
     IDENTITY_HEADERS,
-    INTERNAL_TOKEN_HEADER,
-    SCOPES_HEADER,
-    TENANT_HEADER,
+    internal_headers,
 )
 from shared.middleware import send_problem
 from shared.requestid import current_request_id
@@ -170,10 +167,11 @@ class GatewayProxy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state: ProxyState | None = scope["app"].state.runtime.extras.get("proxy")
-        if state is None:
+        rt = scope["app"].state.runtime
+        if not rt.has_state:  # still starting: the app's own routes answer (503 probes)
             await self.app(scope, receive, send)
             return
+        state: ProxyState = rt.state.proxy
         route = route_for(scope["path"], frozenset(state.upstreams))
         if route is None:
             await self.app(scope, receive, send)
@@ -356,14 +354,12 @@ class GatewayProxy:
     def _upstream_headers(
         call: _Call, state: ProxyState, client: AuthenticatedClient
     ) -> list[tuple[bytes, bytes]]:
+        identity = internal_headers(
+            state.internal_token, client.tenant, client.scopes_header, client.id
+        )
         out = [(k, v) for k, v in call.scope["headers"] if k not in _DROP_REQUEST]
-        out += [
-            (INTERNAL_TOKEN_HEADER.encode(), state.internal_token.encode()),
-            (TENANT_HEADER.encode(), client.tenant.encode()),
-            (CLIENT_HEADER.encode(), str(client.id).encode()),
-            (SCOPES_HEADER.encode(), client.scopes_header.encode()),
-            (b"x-request-id", call.request_id.encode()),
-        ]
+        out += [(k.encode(), v.encode()) for k, v in identity.items()]
+        out.append((b"x-request-id", call.request_id.encode()))
         if call.idempotency_key is not None:
             out += [
                 (

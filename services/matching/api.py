@@ -11,6 +11,7 @@ from fastapi import Query
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from services.matching.deps import MatchingDep, MatchingRuntime
 from services.matching.engine.consortium import Consortium, build_consortia
 from services.matching.engine.documents import Profile
 from services.matching.engine.errors import EmptyQuery, InvalidQuery, UnknownCluster
@@ -38,11 +39,12 @@ from services.matching.schemas import (
     SearchIn,
     SearchOut,
 )
+from shared.contracts import matching as matching_contract
 from shared.identity import Caller, CallerDep, require_scope
 from shared.messaging.outbox import record_event
 from shared.problems import Problem
 from shared.routing import api_router
-from shared.runtime import Runtime, RuntimeDep, SessionDep
+from shared.runtime import SessionDep
 from shared.taxonomy import ECOSYSTEMS, LabelLevel
 from shared.validation import CountryCode
 
@@ -54,8 +56,8 @@ FEEDBACK = require_scope("matching:feedback")
 ADMIN = require_scope("admin")
 
 
-def live(rt: Runtime) -> LiveIndex:
-    index: LiveIndex = rt.extras["index"]
+def live(rt: MatchingRuntime) -> LiveIndex:
+    index = rt.state.index
     if not index.freshness.ready:
         raise Problem(
             503,
@@ -159,7 +161,7 @@ def hints_for(p: Profile) -> list[str]:
 @router.get("/clusters/{cluster_id}/matches", response_model=MatchesOut, dependencies=[READ])
 async def matches_for_cluster(
     cluster_id: uuid.UUID,
-    rt: RuntimeDep,
+    rt: MatchingDep,
     mode: Annotated[str, Query(pattern="^(complementary|similar|balanced)$")] = "balanced",
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     country: Annotated[list[CountryCode], Query(max_length=50)] = [],  # noqa: B006
@@ -199,7 +201,7 @@ async def matches_for_cluster(
     )
 
 
-async def _search(rt: Runtime, body: SearchIn) -> SearchOut:
+async def _search(rt: MatchingRuntime, body: SearchIn) -> SearchOut:
     index = live(rt)
     f = filters_from(body.filters, exclude_own_country=False)
     try:
@@ -214,7 +216,7 @@ async def _search(rt: Runtime, body: SearchIn) -> SearchOut:
 
 @router.get("/search", response_model=SearchOut, dependencies=[READ])
 async def search_get(
-    rt: RuntimeDep,
+    rt: MatchingDep,
     q: Annotated[str, Query(min_length=1, max_length=500)],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     country: Annotated[list[CountryCode], Query(max_length=50)] = [],  # noqa: B006
@@ -234,7 +236,7 @@ async def search_get(
 
 
 @router.post("/search", response_model=SearchOut, dependencies=[READ])
-async def search_post(body: SearchIn, rt: RuntimeDep) -> SearchOut:
+async def search_post(body: SearchIn, rt: MatchingDep) -> SearchOut:
     """The same search with a JSON body, for long queries and structured filters."""
     return await _search(rt, body)
 
@@ -257,7 +259,7 @@ def _own_cluster(index: LiveIndex, caller: Caller, cluster_id: uuid.UUID) -> Pro
 
 @router.post("/feedback", response_model=FeedbackOut, status_code=201, dependencies=[FEEDBACK])
 async def give_feedback(
-    body: FeedbackIn, caller: CallerDep, rt: RuntimeDep, session: SessionDep
+    body: FeedbackIn, caller: CallerDep, rt: MatchingDep, session: SessionDep
 ) -> FeedbackOut:
     """Say whether a suggested partner was relevant; a new judgement replaces the old."""
     index = live(rt)
@@ -288,15 +290,15 @@ async def give_feedback(
     record_event(
         session,
         Outbox,
-        "matching.feedback.recorded",
+        matching_contract.FEEDBACK_RECORDED,
         mine.tenant,
-        {
-            "cluster_id": str(body.cluster_id),
-            "other_id": str(body.other_id),
-            "relevant": body.relevant,
-            "mode": body.mode,
-            "rank": body.rank,
-        },
+        matching_contract.FeedbackRecorded(
+            cluster_id=body.cluster_id,
+            other_id=body.other_id,
+            relevant=body.relevant,
+            mode=body.mode,
+            rank=body.rank,
+        ),
     )
     return FeedbackOut(
         id=feedback_id,
@@ -353,7 +355,7 @@ def consortium_out(index: LiveIndex, c: Consortium, wanted: int) -> ConsortiumOu
 
 
 @router.post("/consortia", response_model=ConsortiaOut, dependencies=[READ])
-async def propose_consortia(body: ConsortiumIn, rt: RuntimeDep) -> ConsortiaOut:
+async def propose_consortia(body: ConsortiumIn, rt: MatchingDep) -> ConsortiaOut:
     """Partnership builder: consortia of 3 to 5 clusters from at least 3 countries that
     together cover the competences you want, best first, with who covers what."""
     if body.min_members > body.max_members:
@@ -386,20 +388,20 @@ async def propose_consortia(body: ConsortiumIn, rt: RuntimeDep) -> ConsortiaOut:
 
 
 @router.get("/status", dependencies=[READ])
-async def index_status(rt: RuntimeDep) -> dict[str, object]:
+async def index_status(rt: MatchingDep) -> dict[str, object]:
     """How big and how fresh the match index is."""
-    index: LiveIndex = rt.extras["index"]
+    index = rt.state.index
     return {"ready": index.freshness.ready, **index.describe()}
 
 
 @router.post("/rebuild", dependencies=[ADMIN])
-async def rebuild_from_registry(rt: RuntimeDep) -> dict[str, object]:
+async def rebuild_from_registry(rt: MatchingDep) -> dict[str, object]:
     """Re-read every public profile from the registry, make the projection equal to it
     and rebuild the index (operator only; for recovery or after a stream was lost)."""
-    registry_url = getattr(rt.settings, "registry_url", None)
+    registry_url = rt.settings.registry_url
     if not registry_url:
         raise Problem(409, "REGISTRY_URL is not configured for the matching service.")
-    index: LiveIndex = rt.extras["index"]
+    index = rt.state.index
     try:
         profiles = await fetch_all_profiles(registry_url, rt.settings.internal_token)
     except Exception as exc:

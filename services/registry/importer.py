@@ -11,21 +11,20 @@ from __future__ import annotations
 import codecs
 import csv
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import profiles
+from services.registry import messaging, profiles
 from services.registry.models import Cluster, ImportJob, Tenant
-from services.registry.repository import ClusterRepository
+from services.registry.repository import ClusterRepository, ImportRepository
 from services.registry.schemas import ClusterFields
-from shared.db.session import scope_to_tenant
 from shared.problems import Problem
 
 BATCH_ROWS = 500
@@ -210,26 +209,22 @@ async def _jsonl_rows(
         yield number, obj, err
 
 
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
 class Importer:
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        tenant: Tenant,
-        fmt: str,
-        scope: str,
-    ) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, transaction: Transaction, tenant: Tenant, fmt: str) -> None:
+        # Each batch commits in its own transaction (scoped to the caller's tenant, and
+        # waking the outbox relay), so a large file never holds one open.
+        self.transaction = transaction
         self.tenant = tenant
         self.fmt = fmt
-        self.scope = scope  # the tenant setting for RLS: the caller's tenant or '*'
         self.tally = Tally()
         self.job_id = uuid.uuid4()
-        self.woke_relay = False
 
     async def _begin_job(self) -> None:
-        async with self.sessionmaker() as s, s.begin():
-            await scope_to_tenant(s, self.scope)
-            s.add(
+        async with self.transaction() as s:
+            ImportRepository(s).add(
                 ImportJob(
                     id=self.job_id,
                     tenant=self.tenant.code,
@@ -246,24 +241,20 @@ class Importer:
 
     async def _save_progress(self, s: AsyncSession, status: str = "running") -> None:
         t = self.tally
-        await s.execute(
-            update(ImportJob)
-            .where(ImportJob.id == self.job_id)
-            .values(
-                status=status,
-                rows_seen=t.rows_seen,
-                created=t.created,
-                updated=t.updated,
-                unchanged=t.unchanged,
-                refused=t.refused,
-                errors=[e.as_dict() for e in t.errors],
-                finished_at=datetime.now(UTC) if status != "running" else None,
-            )
+        await ImportRepository(s).save_progress(
+            self.job_id,
+            status=status,
+            rows_seen=t.rows_seen,
+            created=t.created,
+            updated=t.updated,
+            unchanged=t.unchanged,
+            refused=t.refused,
+            errors=[e.as_dict() for e in t.errors],
+            finished_at=datetime.now(UTC) if status != "running" else None,
         )
 
     async def _store_batch(self, batch: list[tuple[int, ClusterFields]]) -> None:
-        async with self.sessionmaker() as s, s.begin():
-            await scope_to_tenant(s, self.scope)
+        async with self.transaction() as s:
             repo = ClusterRepository(s)
             ext_ids = list({f.external_id for _, f in batch if f.external_id})
             existing = await repo.by_external_ids(self.tenant.code, ext_ids)
@@ -290,7 +281,7 @@ class Importer:
                     self.tally.refuse(RowError(line, ext, exc.field, exc.detail))
             await s.flush()
             for cluster in touched.values():
-                profiles.announce_upsert(s, cluster)
+                messaging.announce_upsert(s, cluster)
             await self._save_progress(s)
 
     async def run(self, body: AsyncIterator[bytes]) -> uuid.UUID:
@@ -336,6 +327,5 @@ class Importer:
     async def _finish(self, status: str, fatal: RowError | None = None) -> None:
         if fatal is not None:
             self.tally.errors.append(fatal)
-        async with self.sessionmaker() as s, s.begin():
-            await scope_to_tenant(s, self.scope)
+        async with self.transaction() as s:
             await self._save_progress(s, status)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.registry.api import router
+from services.registry.api import routers
 from services.registry.models import IdempotencyKey, Outbox
+from services.registry.settings import RegistrySettings
 from shared.app import create_service_app
-from shared.settings import ServiceSettings
+from shared.contracts import registry
 
-
-class RegistrySettings(ServiceSettings):
-    # Bulk import bodies may be large; they are streamed, never held whole in memory.
-    max_upload_bytes: int = 1_073_741_824
+__all__ = ["RegistrySettings", "create_app"]
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -22,9 +20,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="Clusterbridge registry",
         description="Cluster profiles of every tenant; public profiles are readable by all.",
         settings=settings,
-        routers=[router],
+        routers=list(routers),
         outbox=Outbox,
         idempotency=IdempotencyKey,
-        own_stream="REGISTRY",
+        own_stream=registry.STREAM,
         large_body_paths={"/v1/clusters/import": settings.max_upload_bytes},
     )

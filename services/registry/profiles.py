@@ -8,14 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.models import Cluster, Outbox, Tenant
-from services.registry.repository import ClusterRepository, cluster_public_dict
+from services.registry import messaging
+from services.registry.models import Cluster, Tenant
+from services.registry.presenting import public_fields
+from services.registry.repository import ClusterRepository
 from services.registry.schemas import ClusterFields, ClusterPatch
-from shared.messaging.outbox import record_event
 from shared.problems import Problem
-
-UPSERTED = "registry.cluster.upserted"
-DELETED = "registry.cluster.deleted"
 
 
 def _check_country(tenant: Tenant, country: str) -> None:
@@ -52,10 +50,6 @@ def _assign(cluster: Cluster, fields: dict[str, Any]) -> None:
             setattr(cluster, key, value)
 
 
-def announce_upsert(session: AsyncSession, cluster: Cluster) -> None:
-    record_event(session, Outbox, UPSERTED, cluster.tenant, cluster_public_dict(cluster))
-
-
 def new_cluster(tenant: Tenant, fields: ClusterFields) -> Cluster:
     _check_country(tenant, fields.country)
     now = datetime.now(UTC)
@@ -68,7 +62,7 @@ def new_cluster(tenant: Tenant, fields: ClusterFields) -> Cluster:
 
 
 def _comparable(cluster: Cluster) -> dict[str, Any]:
-    d = cluster_public_dict(cluster)
+    d = public_fields(cluster)
     for k in ("version", "created_at", "updated_at"):
         d.pop(k)
     d["contact_email"] = cluster.contact_email
@@ -111,11 +105,10 @@ async def create(session: AsyncSession, tenant: Tenant, fields: ClusterFields) -
     cluster = new_cluster(tenant, fields)
     repo.add(cluster)
     await session.flush()
-    announce_upsert(session, cluster)
+    messaging.announce_upsert(session, cluster)
     return cluster
 
 
 async def delete(session: AsyncSession, cluster: Cluster) -> None:
-    data = {"id": str(cluster.id), "tenant": cluster.tenant, "version": cluster.version + 1}
     await ClusterRepository(session).delete(cluster)
-    record_event(session, Outbox, DELETED, cluster.tenant, data)
+    messaging.announce_delete(session, cluster)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.models import Cluster, Tenant
-from shared.pagination import decode_cursor, encode_cursor
+from services.registry.models import Cluster, ImportJob, Tenant
+from shared.pagination import keyset_page
 from shared.taxonomy import LabelLevel
 
 # Which label levels satisfy a "minimum label" filter.
@@ -91,21 +91,9 @@ class ClusterRepository:
     async def page(
         self, f: ClusterFilter, limit: int, cursor: str | None
     ) -> tuple[list[Cluster], str | None]:
-        stmt = self._filtered(f)
-        if cursor:
-            created, cid = decode_cursor(cursor)
-            stmt = stmt.where(
-                (Cluster.created_at > created)
-                | ((Cluster.created_at == created) & (Cluster.id > cid))
-            )
-        stmt = stmt.order_by(Cluster.created_at, Cluster.id).limit(limit + 1)
-        rows = list((await self.session.scalars(stmt)).all())
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = encode_cursor(last.created_at, last.id)
-        return rows, next_cursor
+        return await keyset_page(
+            self.session, self._filtered(f), Cluster.created_at, Cluster.id, limit, cursor
+        )
 
 
 class TenantRepository:
@@ -122,38 +110,21 @@ class TenantRepository:
         self.session.add(tenant)
 
 
-def cluster_public_dict(c: Cluster) -> dict[str, Any]:
-    """The public profile: what every tenant may read and what events carry."""
-    return {
-        "id": str(c.id),
-        "tenant": c.tenant,
-        "external_id": c.external_id,
-        "name": c.name,
-        "country": c.country,
-        "region": c.region,
-        "city": c.city,
-        "website": c.website,
-        "description": c.description,
-        "languages": list(c.languages),
-        "ecosystems": list(c.ecosystems),
-        "nace_codes": list(c.nace_codes),
-        "competences": list(c.competences),
-        "technologies": list(c.technologies),
-        "offers": list(c.offers),
-        "needs": list(c.needs),
-        "target_countries": list(c.target_countries),
-        "members": {
-            "smes": c.members_smes,
-            "large_firms": c.members_large_firms,
-            "research_education": c.members_research_education,
-            "other": c.members_other,
-        },
-        "label": {
-            "level": c.label_level,
-            "valid_until": c.label_valid_until.isoformat() if c.label_valid_until else None,
-        },
-        "verified": c.verified,
-        "version": c.version,
-        "created_at": c.created_at.isoformat(),
-        "updated_at": c.updated_at.isoformat(),
-    }
+class ImportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, job: ImportJob) -> None:
+        self.session.add(job)
+
+    async def get(self, job_id: uuid.UUID) -> ImportJob | None:
+        return await self.session.get(ImportJob, job_id)
+
+    async def recent(self, tenant: str | None, limit: int = 50) -> Sequence[ImportJob]:
+        stmt = select(ImportJob).order_by(ImportJob.started_at.desc()).limit(limit)
+        if tenant is not None:
+            stmt = stmt.where(ImportJob.tenant == tenant)
+        return (await self.session.scalars(stmt)).all()
+
+    async def save_progress(self, job_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))

@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.contracts.registry import ClusterPublic
 from shared.taxonomy import ECOSYSTEMS, LabelLevel
 from shared.validation import CountryCode, LanguageCode, Line, LongText, ShortText
 
@@ -137,33 +138,13 @@ class ClusterPatch(BaseModel):
     verified: bool | None = None
 
 
-class ClusterOut(BaseModel):
-    id: uuid.UUID
-    tenant: str
-    external_id: str | None
-    name: str
-    country: str
-    region: str | None
-    city: str | None
-    website: str | None
-    description: str
-    languages: list[str]
-    ecosystems: list[str]
-    nace_codes: list[str]
-    competences: list[str]
-    technologies: list[str]
-    offers: list[str]
-    needs: list[str]
-    target_countries: list[str]
-    members: Members
-    label: Label
-    verified: bool
+class ClusterOut(ClusterPublic):
+    """The public profile (the same type the registry's events carry), and the contact
+    e-mail for the owning tenant."""
+
     contact_email: str | None = Field(
         default=None, description="Present only when the caller's tenant owns the profile."
     )
-    version: int
-    created_at: datetime
-    updated_at: datetime
 
 
 class ClusterPage(BaseModel):

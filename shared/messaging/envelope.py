@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.base import Payload
+
+P = TypeVar("P", bound=Payload)
 
 TENANT_HEADER = "Clusterbridge-Tenant"
 MSG_ID_HEADER = "Nats-Msg-Id"
@@ -31,3 +36,7 @@ class Envelope(BaseModel):
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:
         return cls.model_validate_json(raw)
+
+    def payload(self, model: builtins.type[P]) -> P:
+        """The data as the contract's model (raises pydantic's ValidationError)."""
+        return model.model_validate(self.data)

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.contracts.base import Payload
 from shared.messaging.envelope import MSG_ID_HEADER, TENANT_HEADER, Envelope
 
 _log = structlog.get_logger("outbox")
@@ -56,9 +57,12 @@ def record_event(
     model: type[OutboxMixin],
     event_type: str,
     tenant: str,
-    data: dict[str, Any],
+    payload: Payload,
 ) -> Envelope:
-    envelope = Envelope(type=event_type, tenant=tenant, data=data)
+    """Add the event to the outbox of the session's transaction (published after commit)."""
+    envelope = Envelope(
+        type=event_type, tenant=tenant, data=payload.model_dump(mode="json", by_alias=True)
+    )
     session.info["wrote_events"] = True  # the request's session wakes the relay after commit
     session.add(
         model(  # type: ignore[call-arg]

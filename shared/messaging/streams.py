@@ -8,12 +8,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
-STREAMS: dict[str, list[str]] = {
-    "REGISTRY": ["registry.>"],
-    "MATCHING": ["matching.feedback.>"],
-    "EVENTS": ["events.>"],
-    "GATEWAY": ["gateway.>"],
-}
+from shared.contracts.streams import STREAMS
 
 # JetStream drops a re-published id seen within this window: long enough to cover a
 # relay retrying after a broker outage of a few minutes.
@@ -38,7 +33,7 @@ async def connect(url: str, name: str) -> NATS:
 
 
 async def ensure_stream(js: JetStreamContext, name: str, replicas: int = 1) -> None:
-    subjects = STREAMS[name]
+    subjects = list(STREAMS[name])
     config = StreamConfig(
         name=name,
         subjects=subjects,

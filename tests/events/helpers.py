@@ -113,15 +113,28 @@ async def move(platform: Platform, who: str, event_id: str, *statuses: str) -> d
 
 
 async def register(
-    platform: Platform, who: str, event_id: str, cluster_id: str, **extra: Any
+    platform: Platform,
+    who: str,
+    event_id: str,
+    cluster_id: str,
+    *,
+    consent: bool = True,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """Register a cluster; when that makes it an invitation (an organiser registering
+    another tenant's cluster), its tenant accepts unless `consent=False`."""
     async with platform.client(who) as c:
-        return ok(
+        body = ok(
             await c.post(
                 f"/v1/events/{event_id}/participants", json={"cluster_id": cluster_id, **extra}
             ),
             201,
         )
+    if body["status"] == "invited" and consent:
+        async with platform.client(body["tenant"]) as owner:
+            body = ok(await owner.post(f"/v1/events/{event_id}/participants/{cluster_id}/accept"))
+        assert body["status"] == "registered"
+    return body
 
 
 async def request_meeting(

@@ -1,4 +1,5 @@
-"""Idempotency records hold a lease while their request is forwarded.
+"""Idempotency records hold a lease while their request is forwarded; the gateway's
+operator transactions run as the application role like every service's.
 
 Revision ID: 0002
 Revises: 0001
@@ -21,6 +22,11 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         schema="gateway",
     )
+    op.execute("GRANT USAGE ON SCHEMA gateway TO clusterbridge_app")
+    op.execute(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA gateway TO clusterbridge_app"
+    )
+    op.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA gateway TO clusterbridge_app")
 
 
 def downgrade() -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.events import access, lifecycle, messaging
+from services.events.lifecycle import RequestStatus
 from services.events.models import DirectoryCluster, Event, MeetingRequest, Participant
+from services.events.registration import require_taking_part
 from services.events.repository import EventsRepository
-from services.events.schemas import RequestCreate
+from services.events.schemas import PartyOut, RequestCreate, RequestOut
+from shared.contracts import events as contract
 from shared.identity import Caller
 from shared.problems import Problem
 
@@ -34,11 +36,11 @@ async def expire_overdue(
     """Mark pending requests past their deadline expired (those this transaction sees)."""
     overdue = await EventsRepository(session).overdue(now, event_id)
     for request in overdue:
-        request.status = "expired"
+        request.status = RequestStatus.EXPIRED
         request.answered_at = now
         messaging.announce(
-            session, messaging.REQUEST_EXPIRED, request.organiser_tenant,
-            messaging.request_data(request),
+            session, contract.REQUEST_EXPIRED, request.organiser_tenant,
+            messaging.request_fact(request),
         )  # fmt: skip
     return len(overdue)
 
@@ -53,9 +55,11 @@ async def send(
     if sender is None:
         raise Problem(422, "The sender is not a participant of this event.", field="sender")
     access.require_party(caller, sender)
+    require_taking_part(sender, "sender")
     receiver = await repo.participant(event.id, body.receiver)
     if receiver is None:
         raise Problem(422, "The receiver is not a participant of this event.", field="receiver")
+    require_taking_part(receiver, "receiver")
     lifecycle.require(event.status, lifecycle.REQUESTS_OPEN, "send requests")
     now = datetime.now(UTC)
     if _past_deadline(event, now):
@@ -71,11 +75,12 @@ async def send(
         id=uuid.uuid4(), event_id=event.id, sender_cluster=sender.cluster_id,
         receiver_cluster=receiver.cluster_id, sender_tenant=sender.tenant,
         receiver_tenant=receiver.tenant, organiser_tenant=event.tenant, message=body.message,
-        priority=body.priority, status="pending", created_at=now, absent=[], feedback={},
+        priority=body.priority, status=RequestStatus.PENDING, created_at=now, absent=[],
+        feedback={},
     )  # fmt: skip
     session.add(request)
     messaging.announce(
-        session, messaging.REQUEST_SENT, sender.tenant, messaging.request_data(request)
+        session, contract.REQUEST_SENT, sender.tenant, messaging.request_fact(request)
     )
     return request
 
@@ -89,21 +94,21 @@ async def answer(
         raise Problem(409, "The receiver has left the event.", slug="wrong-status")
     access.require_party(caller, receiver)
     now = datetime.now(UTC)
-    if request.status == "pending" and _past_deadline(event, now):
+    if request.status == RequestStatus.PENDING and _past_deadline(event, now):
         await expire_overdue(session, now, event.id)
-    if request.status != "pending":
+    if request.status != RequestStatus.PENDING:
         raise Problem(
             409, f"The request is {request.status}; only a pending request can be answered.",
             slug="wrong-request-status",
         )  # fmt: skip
     lifecycle.require(event.status, lifecycle.REQUESTS_OPEN, "answer requests")
-    request.status = "accepted" if accept else "declined"
+    request.status = RequestStatus.ACCEPTED if accept else RequestStatus.DECLINED
     request.answered_at = now
     messaging.announce(
         session,
-        messaging.REQUEST_ACCEPTED if accept else messaging.REQUEST_DECLINED,
+        contract.REQUEST_ACCEPTED if accept else contract.REQUEST_DECLINED,
         receiver.tenant,
-        messaging.request_data(request),
+        messaging.request_fact(request),
     )
 
 
@@ -119,14 +124,14 @@ async def cancel(
     `published_slot` is the meeting's slot in the published schedule, if it has one:
     then the other side (and the organiser) learn that the meeting is off.
     """
-    if request.status not in ("pending", "accepted"):
+    if request.status not in lifecycle.OPEN_REQUESTS:
         raise Problem(409, f"The request is already {request.status}.", slug="wrong-request-status")
     repo = EventsRepository(session)
     sender = await repo.participant(event.id, request.sender_cluster)
     receiver = await repo.participant(event.id, request.receiver_cluster)
     as_sender = sender is not None and access.acts_for(caller, sender.tenant)
     as_receiver = receiver is not None and access.acts_for(caller, receiver.tenant)
-    if not (as_sender or (request.status == "accepted" and as_receiver)):
+    if not (as_sender or (request.status == RequestStatus.ACCEPTED and as_receiver)):
         raise Problem(
             403, "Only the sender cancels a pending request (the receiver declines it).",
             slug="tenant-forbidden",
@@ -134,41 +139,46 @@ async def cancel(
     caller.require(access.PARTICIPATE)
     if event.status == lifecycle.Status.CLOSED:
         raise Problem(409, "The event is closed.", slug="wrong-status")
-    was_accepted = request.status == "accepted"
-    request.status = "cancelled"
+    was_accepted = request.status == RequestStatus.ACCEPTED
+    request.status = RequestStatus.CANCELLED
     request.cancelled_by = caller.tenant
     request.answered_at = request.answered_at or datetime.now(UTC)
-    data = messaging.request_data(request)
-    messaging.announce(session, messaging.REQUEST_CANCELLED, caller.tenant, data)
+    messaging.announce(
+        session, contract.REQUEST_CANCELLED, caller.tenant, messaging.request_fact(request)
+    )
     if was_accepted and published_slot is not None:
-        messaging.announce(
-            session, messaging.MEETING_CANCELLED, caller.tenant,
-            {**data, "meeting_id": str(request.id), "slot": published_slot},
-        )  # fmt: skip
+        cancelled = contract.MeetingCancelled(
+            event_id=request.event_id,
+            meeting_id=request.id,
+            slot=published_slot,
+            reason="cancelled",
+            sender_tenant=request.sender_tenant,
+            receiver_tenant=request.receiver_tenant,
+        )
+        messaging.announce(session, contract.MEETING_CANCELLED, caller.tenant, cancelled)
 
 
-def present(
-    request: MeetingRequest, directory: dict[uuid.UUID, DirectoryCluster]
-) -> dict[str, Any]:
-    def who(cluster_id: uuid.UUID) -> dict[str, Any]:
+def present(request: MeetingRequest, directory: dict[uuid.UUID, DirectoryCluster]) -> RequestOut:
+    def who(cluster_id: uuid.UUID) -> PartyOut:
         c = directory.get(cluster_id)
-        return {
-            "cluster_id": str(cluster_id),
-            "name": c.name if c and not c.deleted else None,
-            "country": c.country if c and not c.deleted else None,
-        }
+        shown = c is not None and not c.deleted
+        return PartyOut(
+            cluster_id=cluster_id,
+            name=c.name if shown and c else None,
+            country=c.country if shown and c else None,
+        )
 
-    return {
-        "id": str(request.id),
-        "event_id": str(request.event_id),
-        "sender": who(request.sender_cluster),
-        "receiver": who(request.receiver_cluster),
-        "message": request.message,
-        "priority": request.priority,
-        "status": request.status,
-        "created_at": request.created_at.isoformat(),
-        "answered_at": request.answered_at.isoformat() if request.answered_at else None,
-    }
+    return RequestOut(
+        id=request.id,
+        event_id=request.event_id,
+        sender=who(request.sender_cluster),
+        receiver=who(request.receiver_cluster),
+        message=request.message,
+        priority="must" if request.priority == "must" else "like",
+        status=RequestStatus(request.status),
+        created_at=request.created_at,
+        answered_at=request.answered_at,
+    )
 
 
 def participant_ids(participants: list[Participant]) -> set[uuid.UUID]:

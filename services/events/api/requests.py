@@ -7,67 +7,68 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Response
 
-from services.events import access, lookups, requests
+from services.events import access, lookups
+from services.events import meeting_requests as requests
+from services.events.deps import EventDep, EventsDep
+from services.events.lifecycle import RequestStatus
 from services.events.models import MeetingRequest
 from services.events.repository import EventsRepository
-from services.events.schemas import RequestCreate
+from services.events.schemas import RequestCreate, RequestList, RequestOut, SuggestionsOut
 from services.events.suggestions import suggest
 from shared.identity import CallerDep, require_scope
-from shared.problems import json_response, not_found
+from shared.problems import not_found
 from shared.routing import api_router
-from shared.runtime import RuntimeDep, SessionDep
+from shared.runtime import SessionDep
 
 router = api_router(prefix="/v1/events/{event_id}", tags=["requests"])
 
 READ = require_scope(access.READ)
 PARTICIPATE = require_scope(access.PARTICIPATE)
 
-RequestStatus = Literal["pending", "accepted", "declined", "cancelled", "expired"]
 
-
-async def _present(session: SessionDep, request: MeetingRequest) -> Response:
+async def _present(session: SessionDep, request: MeetingRequest) -> RequestOut:
     directory = await EventsRepository(session).clusters(
         [request.sender_cluster, request.receiver_cluster]
     )
-    return json_response(requests.present(request, directory))
+    return requests.present(request, directory)
 
 
-@router.post("/requests", status_code=201, dependencies=[PARTICIPATE])
+@router.post("/requests", status_code=201, response_model=RequestOut, dependencies=[PARTICIPATE])
 async def send_request(
-    event_id: uuid.UUID, body: RequestCreate, caller: CallerDep, session: SessionDep
-) -> Response:
+    event: EventDep,
+    body: RequestCreate,
+    caller: CallerDep,
+    session: SessionDep,
+    response: Response,
+) -> RequestOut:
     """Ask another participant for a meeting, on behalf of one of your own clusters."""
-    event = await lookups.event(session, event_id)
     request = await requests.send(session, caller, event, body)
     await session.flush()
-    response = await _present(session, request)
-    response.status_code = 201
-    return response
+    response.headers["Location"] = f"/v1/events/{event.id}/requests/{request.id}"
+    return await _present(session, request)
 
 
-@router.get("/requests", dependencies=[READ])
+@router.get("/requests", response_model=RequestList, dependencies=[READ])
 async def list_requests(
-    event_id: uuid.UUID,
+    event: EventDep,
     session: SessionDep,
     status: RequestStatus | None = None,
     cluster_id: uuid.UUID | None = None,
-) -> Response:
+) -> RequestList:
     """The requests you may see: those of your tenant's clusters (all, for the organiser)."""
-    event = await lookups.event(session, event_id)
     await lookups.expire_if_due(session, event)
     repo = EventsRepository(session)
     rows = await repo.requests(event.id, status=status, cluster=cluster_id)
     directory = await repo.clusters(
         list({c for r in rows for c in (r.sender_cluster, r.receiver_cluster)})
     )
-    return json_response({"items": [requests.present(r, directory) for r in rows]})
+    return RequestList(items=[requests.present(r, directory) for r in rows])
 
 
-@router.get("/requests/{request_id}", dependencies=[READ])
+@router.get("/requests/{request_id}", response_model=RequestOut, dependencies=[READ])
 async def get_request(
-    event_id: uuid.UUID, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
-) -> Response:
-    event = await lookups.event(session, event_id)
+    event: EventDep, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> RequestOut:
     request = await lookups.request(session, event, request_id)
     if not access.request_visible(caller, request):
         raise not_found("request")
@@ -75,10 +76,12 @@ async def get_request(
 
 
 async def _act(
-    event_id: uuid.UUID, request_id: uuid.UUID, caller: CallerDep, session: SessionDep,
+    event: EventDep,
+    request_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
     action: Literal["accept", "decline", "cancel"],
-) -> Response:  # fmt: skip
-    event = await lookups.event(session, event_id)
+) -> RequestOut:
     request = await lookups.request(session, event, request_id, lock=True)
     if not access.request_visible(caller, request):
         raise not_found("request")
@@ -93,47 +96,49 @@ async def _act(
     return await _present(session, request)
 
 
-@router.post("/requests/{request_id}/accept", dependencies=[PARTICIPATE])
+@router.post("/requests/{request_id}/accept", response_model=RequestOut, dependencies=[PARTICIPATE])
 async def accept_request(
-    event_id: uuid.UUID, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
-) -> Response:
+    event: EventDep, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> RequestOut:
     """The receiver's agency accepts: the meeting may now be scheduled."""
-    return await _act(event_id, request_id, caller, session, "accept")
+    return await _act(event, request_id, caller, session, "accept")
 
 
-@router.post("/requests/{request_id}/decline", dependencies=[PARTICIPATE])
+@router.post(
+    "/requests/{request_id}/decline", response_model=RequestOut, dependencies=[PARTICIPATE]
+)
 async def decline_request(
-    event_id: uuid.UUID, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
-) -> Response:
+    event: EventDep, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> RequestOut:
     """The receiver's agency declines; no reason is asked."""
-    return await _act(event_id, request_id, caller, session, "decline")
+    return await _act(event, request_id, caller, session, "decline")
 
 
-@router.post("/requests/{request_id}/cancel", dependencies=[PARTICIPATE])
+@router.post("/requests/{request_id}/cancel", response_model=RequestOut, dependencies=[PARTICIPATE])
 async def cancel_request(
-    event_id: uuid.UUID, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
-) -> Response:
+    event: EventDep, request_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> RequestOut:
     """The sender withdraws; either side may call off an accepted (even published) meeting."""
-    return await _act(event_id, request_id, caller, session, "cancel")
+    return await _act(event, request_id, caller, session, "cancel")
 
 
-@router.get("/suggestions", dependencies=[READ])
+@router.get("/suggestions", response_model=SuggestionsOut, dependencies=[READ])
 async def suggestions(
-    event_id: uuid.UUID,
+    event: EventDep,
     caller: CallerDep,
     session: SessionDep,
-    rt: RuntimeDep,
+    rt: EventsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cluster_id: uuid.UUID | None = None,
-) -> Response:
+) -> SuggestionsOut:
     """Pairs of participants worth a meeting, from the matching service when it runs."""
-    event = await lookups.event(session, event_id)
     participants = await EventsRepository(session).participants(event.id)
     mine = [p for p in participants if access.may_see_private(caller, event, p)]
     if not mine and not access.is_organiser(caller, event):
         raise not_found("suggestions")  # for the organiser and participants' agencies only
     answer = await suggest(rt.nc, [p.cluster_id for p in participants], limit)
     if cluster_id is not None:
-        wanted = str(cluster_id)
-        answer["pairs"] = [p for p in answer["pairs"] if wanted in (p["a"], p["b"])]
-    return json_response(answer)
+        answer = answer.model_copy(
+            update={"pairs": [p for p in answer.pairs if cluster_id in (p.a, p.b)]}
+        )
+    return answer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.events.api_day import router as day_router
-from services.events.api_events import router as events_router
-from services.events.api_requests import router as requests_router
+from services.events.api.day import router as day_router
+from services.events.api.events import router as events_router
+from services.events.api.requests import router as requests_router
 
 routers: tuple[APIRouter, ...] = (events_router, requests_router, day_router)

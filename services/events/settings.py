@@ -1,0 +1,12 @@
+"""The events service's settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class EventsSettings(ServiceSettings):
+    # Requests also expire lazily on read; the sweep covers events nobody looks at.
+    expiry_sweep_seconds: float = Field(default=30.0, gt=0)

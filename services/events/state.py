@@ -1,0 +1,12 @@
+"""What a running events service holds besides the platform's common runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.messaging.consumer import DurableConsumer
+
+
+@dataclass
+class EventsState:
+    directory_consumer: DurableConsumer

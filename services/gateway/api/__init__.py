@@ -1,0 +1,10 @@
+"""The gateway's own routes (every path no service claims), in matching order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.gateway.api.clients import router as clients_router
+from services.gateway.api.platform import router as platform_router
+
+routers: tuple[APIRouter, ...] = (clients_router, platform_router)

@@ -1,0 +1,60 @@
+"""Routes: the merged API description, its docs, and the platform's health."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from services.gateway.deps import GatewayDep
+from services.gateway.proxy import ProxyState
+from shared.problems import problem_response
+from shared.routing import api_router
+
+router = api_router()
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request, rt: GatewayDep) -> JSONResponse:
+    proxy = rt.state.proxy
+    doc = await rt.state.openapi.get(
+        proxy.http, proxy.upstreams, proxy.internal_token, request.app.openapi()
+    )
+    return JSONResponse(doc)
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="Clusterbridge API")
+
+
+async def _service_health(state: ProxyState, name: str, base: str) -> tuple[str, dict[str, Any]]:
+    try:
+        r = await state.http.get(f"{base}/healthz", timeout=httpx.Timeout(2.0, connect=0.5))
+        return name, {"status": "ok" if r.status_code == 200 else "failing", "url": base}
+    except httpx.HTTPError as exc:
+        return name, {"status": "down", "url": base, "error": type(exc).__name__}
+
+
+@router.get("/healthz", include_in_schema=False)
+async def healthz(rt: GatewayDep) -> Response:
+    state = rt.state.proxy
+    results = dict(
+        await asyncio.gather(*(_service_health(state, n, b) for n, b in state.upstreams.items()))
+    )
+    healthy = all(v["status"] == "ok" for v in results.values())
+    body = {"status": "ok" if healthy else "degraded", "service": "gateway", "services": results}
+    if healthy:
+        return JSONResponse(body)
+    return problem_response(
+        503,
+        "Some services are not healthy: "
+        + ", ".join(n for n, v in results.items() if v["status"] != "ok"),
+        errors=[
+            {"field": n, "message": v["status"], "code": v["status"]} for n, v in results.items()
+        ],
+    )

@@ -1,0 +1,71 @@
+"""The registry's facts: a cluster profile was created or changed, or was deleted.
+
+`ClusterPublic` is also the registry's public read model (its HTTP body, plus the
+contact e-mail for the owning tenant), so what the API shows and what the bus carries
+are one type.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.base import Payload
+
+STREAM = "REGISTRY"
+SUBJECTS = ("registry.>",)
+CLUSTER_UPSERTED = "registry.cluster.upserted"
+CLUSTER_DELETED = "registry.cluster.deleted"
+CLUSTER_ALL = "registry.cluster.>"
+
+
+class MembersOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    smes: int = 0
+    large_firms: int = 0
+    research_education: int = 0
+    other: int = 0
+
+
+class LabelOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    level: str = "none"
+    valid_until: date | None = None
+
+
+class ClusterPublic(Payload):
+    """A public cluster profile: what every tenant may read, and what events carry."""
+
+    id: uuid.UUID
+    tenant: str
+    external_id: str | None = None
+    name: str
+    country: str
+    region: str | None = None
+    city: str | None = None
+    website: str | None = None
+    description: str = ""
+    languages: list[str] = Field(default_factory=list)
+    ecosystems: list[str] = Field(default_factory=list)
+    nace_codes: list[str] = Field(default_factory=list)
+    competences: list[str] = Field(default_factory=list)
+    technologies: list[str] = Field(default_factory=list)
+    offers: list[str] = Field(default_factory=list)
+    needs: list[str] = Field(default_factory=list)
+    target_countries: list[str] = Field(default_factory=list)
+    members: MembersOut = MembersOut()
+    label: LabelOut = LabelOut()
+    verified: bool = False
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClusterDeleted(Payload):
+    id: uuid.UUID
+    tenant: str
+    version: int
