@@ -176,12 +176,22 @@ async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
     )
 
 
+def _leaf_routes(routes: Sequence[Any]) -> list[Any]:
+    # FastAPI keeps included routers as nodes; their routes carry the full path.
+    out: list[Any] = []
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        out.extend(_leaf_routes(nested.routes) if nested is not None else [route])
+    return out
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route answers on this path (Starlette names only the first
     route's, and a path served by several routes has more)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "__NONE__"})
+    probe = {**request.scope, "method": "__NONE__"}
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches(probe)
         if match != Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
     if "GET" in methods:

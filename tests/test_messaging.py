@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from deploy.local.servers import NatsEndpoint
 from services.registry.models import Outbox
+from shared.contracts.registry import ClusterDeleted
 from shared.db.engine import create_sessionmaker
 from shared.messaging.consumer import DurableConsumer
 from shared.messaging.envelope import Envelope
@@ -250,3 +251,36 @@ async def test_poison_message_is_terminated_not_retried(
     assert await consumer.poll_once(timeout=2) == 1
     assert await consumer.poll_once(timeout=0.5) == 0
     assert calls == 0
+
+
+async def test_a_payload_off_its_contract_is_terminated_and_the_batch_goes_on(
+    scratch: AsyncEngine, test_stream: tuple[Any, str, str]
+) -> None:
+    js, stream, subject = test_stream
+
+    async def handler(session: Any, envelope: Envelope) -> None:
+        payload = envelope.payload(ClusterDeleted)  # raises on a payload off the contract
+        await session.execute(effects.insert().values(event_id=str(payload.id), n=1))
+
+    consumer = DurableConsumer(
+        name="contract-consumer", stream=stream, subject=f"{subject}.>", js=js,
+        sessionmaker=create_sessionmaker(scratch), inbox=_Inbox, handler=handler,
+    )  # fmt: skip
+    await consumer.subscribe()
+    good = [uuid.uuid4() for _ in range(3)]
+    for n, cid in enumerate(good):
+        if n == 1:
+            bad = Envelope(type=f"{subject}.deleted", tenant="jp", data={"id": "not-an-id"})
+            await js.publish(f"{subject}.deleted", bad.to_bytes())
+        data = {"id": str(cid), "tenant": "jp", "version": 2}
+        await js.publish(
+            f"{subject}.deleted",
+            Envelope(type=f"{subject}.deleted", tenant="jp", data=data).to_bytes(),
+        )
+    handled = 0
+    while handled < 4:
+        handled += await consumer.poll_once(timeout=2)
+    assert await consumer.poll_once(timeout=0.5) == 0  # nothing left to redeliver
+    async with scratch.connect() as conn:
+        rows = (await conn.execute(select(effects.c.event_id))).scalars().all()
+    assert sorted(rows) == sorted(str(c) for c in good)

@@ -9,19 +9,17 @@ between, the index is rebuilt from the table at the next start.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.matching.engine.documents import Profile
-from services.matching.models import ProfileRow
+from services.matching.repository import ProfileRepository
+from shared.contracts import registry as registry_contract
 from shared.messaging.envelope import Envelope
 
-UPSERTED = "registry.cluster.upserted"
-DELETED = "registry.cluster.deleted"
+UPSERTED = registry_contract.CLUSTER_UPSERTED
+DELETED = registry_contract.CLUSTER_DELETED
 
 
 async def apply_event(session: AsyncSession, envelope: Envelope) -> bool:
@@ -38,31 +36,13 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> bool:
         return False
     if not deleted:
         Profile.from_event_data(data)  # refuse data the index could not use, before storing
-    stmt = insert(ProfileRow).values(
-        id=cluster_id,
-        tenant=tenant,
-        version=version,
-        deleted=deleted,
-        data={} if deleted else dict(data),
-        updated_at=datetime.now(UTC),
+    return await ProfileRepository(session).upsert_if_newer(
+        cluster_id, tenant, version, deleted, {} if deleted else dict(data)
     )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[ProfileRow.id],
-        set_={
-            "tenant": stmt.excluded.tenant,
-            "version": stmt.excluded.version,
-            "deleted": stmt.excluded.deleted,
-            "data": stmt.excluded.data,
-            "updated_at": stmt.excluded.updated_at,
-        },
-        where=ProfileRow.version < stmt.excluded.version,
-    ).returning(ProfileRow.id)
-    return (await session.execute(upsert)).first() is not None
 
 
 async def live_profiles(session: AsyncSession) -> list[Profile]:
-    rows = await session.scalars(select(ProfileRow).where(ProfileRow.deleted.is_(False)))
-    return [Profile.from_event_data(r.data) for r in rows]
+    return [Profile.from_event_data(r.data) for r in await ProfileRepository(session).live()]
 
 
 async def replace_all(session: AsyncSession, profiles: list[dict[str, Any]]) -> int:
@@ -74,11 +54,7 @@ async def replace_all(session: AsyncSession, profiles: list[dict[str, Any]]) -> 
     for data in profiles:
         seen.add(uuid.UUID(str(data["id"])))
         await apply_event(session, Envelope(type=UPSERTED, tenant=str(data["tenant"]), data=data))
-    stale = await session.scalars(
-        select(ProfileRow).where(ProfileRow.deleted.is_(False), ProfileRow.id.not_in(seen))
-        if seen
-        else select(ProfileRow).where(ProfileRow.deleted.is_(False))
-    )
+    stale = await ProfileRepository(session).live_except(seen)
     removed = 0
     for row in stale:
         row.deleted = True

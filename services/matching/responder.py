@@ -18,12 +18,13 @@ from nats.aio.subscription import Subscription
 from services.matching.engine.errors import InvalidQuery
 from services.matching.engine.index import MatchIndex
 from services.matching.engine.suggest import suggest_pairs
+from shared.contracts.matching import MAX_SUGGEST_IDS, SUGGEST, SUGGEST_QUEUE
 
-_log = structlog.get_logger("matching.suggest")
+_log = structlog.get_logger("matching.responder")
 
-SUBJECT = "matching.suggest"
-QUEUE = "matching"
-MAX_IDS = 2000
+SUBJECT = SUGGEST
+QUEUE = SUGGEST_QUEUE
+MAX_IDS = MAX_SUGGEST_IDS
 
 
 def answer(index: MatchIndex, request: Any) -> dict[str, Any]:

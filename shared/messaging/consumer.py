@@ -3,7 +3,9 @@
 The handler runs inside a database transaction together with the inbox claim; the
 message is acked only after the commit. A failure naks with a delay; after
 `max_deliver` attempts JetStream stops redelivering (the message stays in the stream
-for inspection). A message that cannot be parsed is terminated at once.
+for inspection). A message that cannot be parsed, or whose payload is off its
+contract (the handler raised pydantic's ValidationError), is terminated at once and
+logged: retrying it can never succeed, and it must not hold back the others.
 """
 
 from __future__ import annotations
@@ -93,6 +95,16 @@ class DurableConsumer:
                 fresh = await claim(session, self.inbox, self.name, envelope.id)
                 if fresh:
                     await self.handler(session, envelope)
+        except ValidationError as exc:
+            _log.error(
+                "event off its contract; terminated",
+                consumer=self.name,
+                event_id=str(envelope.id),
+                type=envelope.type,
+                error=str(exc),
+            )
+            await msg.term()
+            return "poison"
         except Exception as exc:
             _log.warning("event handling failed", consumer=self.name, error=repr(exc))
             await msg.nak(delay=1.0)

@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
 from fastapi import Query
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
+from services.matching import messaging
 from services.matching.deps import MatchingDep, MatchingRuntime
 from services.matching.engine.consortium import Consortium, build_consortia
 from services.matching.engine.documents import Profile
@@ -19,9 +18,10 @@ from services.matching.engine.explain import Reason
 from services.matching.engine.filters import Filters
 from services.matching.engine.index import Match
 from services.matching.live_index import LiveIndex
-from services.matching.models import Feedback, Outbox
+from services.matching.models import Feedback
 from services.matching.projection import replace_all
 from services.matching.registry_client import fetch_all_profiles
+from services.matching.repository import FeedbackRepository
 from services.matching.schemas import (
     ConsortiaOut,
     ConsortiumIn,
@@ -39,9 +39,7 @@ from services.matching.schemas import (
     SearchIn,
     SearchOut,
 )
-from shared.contracts import matching as matching_contract
 from shared.identity import Caller, CallerDep, require_scope
-from shared.messaging.outbox import record_event
 from shared.problems import Problem
 from shared.routing import api_router
 from shared.runtime import SessionDep
@@ -266,8 +264,7 @@ async def give_feedback(
     mine = _own_cluster(index, caller, body.cluster_id)
     if str(body.other_id) not in index.index or body.other_id == body.cluster_id:
         raise Problem(404, "No such partner.", field="other_id")
-    stmt = insert(Feedback).values(
-        id=uuid.uuid4(),
+    feedback_id = await FeedbackRepository(session).upsert(
         tenant=mine.tenant,
         client_id=caller.client_id,
         cluster_id=body.cluster_id,
@@ -276,29 +273,8 @@ async def give_feedback(
         mode=body.mode,
         rank=body.rank,
     )
-    upsert = stmt.on_conflict_do_update(
-        constraint="uq_feedback_tenant_cluster_id_other_id",
-        set_={
-            "relevant": stmt.excluded.relevant,
-            "mode": stmt.excluded.mode,
-            "rank": stmt.excluded.rank,
-            "client_id": stmt.excluded.client_id,
-            "created_at": stmt.excluded.created_at,
-        },
-    ).returning(Feedback.id)
-    feedback_id = (await session.execute(upsert)).scalar_one()
-    record_event(
-        session,
-        Outbox,
-        matching_contract.FEEDBACK_RECORDED,
-        mine.tenant,
-        matching_contract.FeedbackRecorded(
-            cluster_id=body.cluster_id,
-            other_id=body.other_id,
-            relevant=body.relevant,
-            mode=body.mode,
-            rank=body.rank,
-        ),
+    messaging.feedback_recorded(
+        session, mine.tenant, body.cluster_id, body.other_id, body.relevant, body.mode, body.rank
     )
     return FeedbackOut(
         id=feedback_id,
@@ -323,7 +299,7 @@ def _row(items: list[Feedback]) -> PrecisionRow:
 async def precision_report(caller: CallerDep, session: SessionDep) -> PrecisionOut:
     """Share of suggested partners judged relevant, from your tenant's feedback (the
     operator sees everyone's)."""
-    rows = list((await session.scalars(select(Feedback))).all())  # RLS keeps it to the tenant
+    rows = list(await FeedbackRepository(session).visible())
     modes = sorted({f.mode for f in rows})
     return PrecisionOut(
         scope="all tenants" if caller.is_admin else f"tenant {caller.tenant}",

@@ -1,0 +1,85 @@
+"""All SQL of the matching service: its copy of public profiles, and feedback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.matching.models import Feedback, ProfileRow
+
+
+class ProfileRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_if_newer(
+        self,
+        cluster_id: uuid.UUID,
+        tenant: str,
+        version: int,
+        deleted: bool,
+        data: dict[str, Any],
+    ) -> bool:
+        """Store the profile unless a version at least as new is stored; True if stored."""
+        stmt = insert(ProfileRow).values(
+            id=cluster_id,
+            tenant=tenant,
+            version=version,
+            deleted=deleted,
+            data=data,
+            updated_at=datetime.now(UTC),
+        )
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[ProfileRow.id],
+            set_={
+                "tenant": stmt.excluded.tenant,
+                "version": stmt.excluded.version,
+                "deleted": stmt.excluded.deleted,
+                "data": stmt.excluded.data,
+                "updated_at": stmt.excluded.updated_at,
+            },
+            where=ProfileRow.version < stmt.excluded.version,
+        ).returning(ProfileRow.id)
+        return (await self.session.execute(upsert)).first() is not None
+
+    async def live(self) -> Sequence[ProfileRow]:
+        return (
+            await self.session.scalars(select(ProfileRow).where(ProfileRow.deleted.is_(False)))
+        ).all()
+
+    async def live_except(self, keep: set[uuid.UUID]) -> Sequence[ProfileRow]:
+        stmt = select(ProfileRow).where(ProfileRow.deleted.is_(False))
+        if keep:
+            stmt = stmt.where(ProfileRow.id.not_in(keep))
+        return (await self.session.scalars(stmt)).all()
+
+
+class FeedbackRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, **values: Any) -> uuid.UUID:
+        """A new judgement of a pair replaces the old one; returns the row's id."""
+        stmt = insert(Feedback).values(id=uuid.uuid4(), **values)
+        upsert = stmt.on_conflict_do_update(
+            constraint="uq_feedback_tenant_cluster_id_other_id",
+            set_={
+                "relevant": stmt.excluded.relevant,
+                "mode": stmt.excluded.mode,
+                "rank": stmt.excluded.rank,
+                "client_id": stmt.excluded.client_id,
+                "created_at": stmt.excluded.created_at,
+            },
+        ).returning(Feedback.id)
+        feedback_id: uuid.UUID = (await self.session.execute(upsert)).scalar_one()
+        return feedback_id
+
+    async def visible(self) -> Sequence[Feedback]:
+        """Every judgement this transaction may see (row-level security: one tenant)."""
+        return (await self.session.scalars(select(Feedback))).all()
