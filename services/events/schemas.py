@@ -360,7 +360,7 @@ class AgendaOut(BaseModel):
     meetings: list[AgendaMeeting]
 
 
-class FeedbackOut(BaseModel):
+class MeetingFeedbackOut(BaseModel):
     rating: int
     comment: str | None
 
@@ -372,7 +372,7 @@ class MeetingOut(BaseModel):
     b: uuid.UUID
     outcome: Literal["held", "no_show"] | None
     absent: list[uuid.UUID]
-    feedback: dict[str, FeedbackOut] = Field(
+    feedback: dict[str, MeetingFeedbackOut] = Field(
         description="each side reads its own; the organiser both"
     )
 

@@ -18,7 +18,7 @@ from services.events.models import Event, MeetingRequest
 from services.events.repository import EventsRepository
 from services.events.schemas import (
     AgendaOut,
-    FeedbackOut,
+    MeetingFeedbackOut,
     GridOut,
     MeetingFeedback,
     MeetingOut,
@@ -230,7 +230,7 @@ def _meeting_body(request: MeetingRequest, slot: int, caller: Caller, event: Eve
         b=request.receiver_cluster,
         outcome=request.outcome,
         absent=list(request.absent),
-        feedback={cid: FeedbackOut.model_validate(f) for cid, f in feedback.items()},
+        feedback={cid: MeetingFeedbackOut.model_validate(f) for cid, f in feedback.items()},
     )
 
 
