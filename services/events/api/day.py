@@ -18,9 +18,9 @@ from services.events.models import Event, MeetingRequest
 from services.events.repository import EventsRepository
 from services.events.schemas import (
     AgendaOut,
-    MeetingFeedbackOut,
     GridOut,
     MeetingFeedback,
+    MeetingFeedbackOut,
     MeetingOut,
     MeetingOutcome,
     ScheduleList,
