@@ -143,7 +143,7 @@ class Supervisor:
         if recent > self.policy.max_crashes:
             tail = self._log_tail(s) if self._log_tail else ""
             raise GiveUp(
-                f"{s.name} crashed {recent} times within {self.policy.window:.0f} s "
+                f"{s.name} crashed {recent} times within {self.policy.window:g} s "
                 f"(last: {why}); giving up" + (f"\nend of its log:\n{tail}" if tail else "")
             )
         delay = self.policy.delay(recent)
@@ -151,9 +151,8 @@ class Supervisor:
         s.due = now + delay
         self._say(
             "warning",
-            f"{s.name} {why}; restarting in {delay:.1f} s "
-            f"(crash {recent} of at most {self.policy.max_crashes} "
-            f"within {self.policy.window:.0f} s)",
+            f"{s.name} {why}; restarting in {delay:g} s (crash {recent} of at most "
+            f"{self.policy.max_crashes} within {self.policy.window:g} s)",
         )
         self._changed(s)
 
@@ -181,4 +180,4 @@ class Supervisor:
             self._changed(s)
         elif now > s.due:
             s.unit.stop()
-            self._crashed(s, now, f"not ready within {self.policy.start_timeout:.0f} s")
+            self._crashed(s, now, f"not ready within {self.policy.start_timeout:g} s")
