@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,6 +39,26 @@ def _load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def cpu_seconds(stack: LocalStack) -> dict[str, float]:
+    """CPU used by each component since its last start (PostgreSQL with its backends)."""
+    out: dict[str, float] = {}
+    for name, comp in stack.components().items():
+        if comp.pid is None:
+            continue
+        try:
+            proc = psutil.Process(comp.pid)
+            procs = [proc, *proc.children(recursive=True)]
+            total = 0.0
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    total += t.user + t.system
+            out[name] = round(total, 1)
+        except psutil.Error:
+            continue
+    return out
+
+
 def print_report(report: Report, load_before: str, load_after: str, seconds: float) -> None:
     s: dict[str, Any] = report.summary()
     print(f"creates                 {s['creates']}")
@@ -51,9 +74,12 @@ def print_report(report: Report, load_before: str, load_after: str, seconds: flo
     print(f"lost (2xx, no row)      {s['lost']}")
     print(f"untrue answers          {s['untrue_answers']}")
     print(f"replays that differ     {s['replay_mismatches']}")
-    conv = s["converge_seconds"]
-    print(f"time to converge        {'never' if conv is None else f'{conv} s'} from the last "
-          f"kill ({s['settle_seconds']} s from the last answer)")  # fmt: skip
+    conv, settle = s["converge_seconds"], s["settle_seconds"]
+    if settle is None:
+        print("time to converge        never (rows, events and index did not agree)")
+    else:
+        since_kill = "" if conv is None else f"{conv} s from the last kill, "
+        print(f"time to converge        {since_kill}{settle} s from the last answer")
     print(f"create phase            {s['create_phase_seconds']} s; whole run {seconds:.0f} s")
     for f in s["faults"]:
         back = "not back" if f["back_after_s"] is None else f"back after {f['back_after_s']} s"
@@ -94,14 +120,18 @@ async def main() -> int:
                 stack, n=args.creates, targets=targets, concurrency=args.concurrency,
                 give_up_after=args.give_up_after,
             )  # fmt: skip
+            cpu = cpu_seconds(stack)
+            cpu["this client"] = round(sum(os.times()[:2]), 1)
         finally:
             stack.stop()
         seconds = time.monotonic() - began
         if args.json:
-            print(json.dumps({**report.summary(), "problems": report.problems(),
+            print(json.dumps({**report.summary(), "problems": report.problems(), "cpu_seconds": cpu,
                               "load_before": load_before, "load_after": _load()}, indent=2))  # fmt: skip
         else:
             print_report(report, load_before, _load(), seconds)
+            print("cpu seconds             " + ", ".join(f"{k} {v}" for k, v in cpu.items())
+                  + " (each since its last start)")  # fmt: skip
         if args.keep:
             print(f"data and logs kept in {root}", file=sys.stderr)
     return 0 if not report.problems() else 1

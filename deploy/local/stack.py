@@ -581,7 +581,7 @@ class Stack:
                 spec.name, "http", spec.url, svc.pid, _create_time(svc.pid), str(svc.log_path)
             )
         )
-        self._supervise_unit(spec.name, svc)
+        self._supervise_unit(spec.name, svc, depends_on=("postgres", "nats"))
         return svc
 
     def _wait_healthy(self, svc: ServiceProcess) -> None:
@@ -642,8 +642,8 @@ class Stack:
             self._supervisor.tick()
             time.sleep(SUPERVISION_TICK)  # supervision tick; a signal interrupts it at once
 
-    def _supervise_unit(self, name: str, unit: Unit) -> None:
-        self._supervisor.add(Supervised(name, unit))
+    def _supervise_unit(self, name: str, unit: Unit, depends_on: tuple[str, ...] = ()) -> None:
+        self._supervisor.add(Supervised(name, unit, depends_on=depends_on))
 
     def _changed(self, s: Supervised) -> None:
         """Mirror a unit's supervision state into stack.json for `stack status`."""

@@ -82,6 +82,9 @@ class Supervised:
 
     name: str
     unit: Unit
+    # Not relaunched while one of these is down: a service restarted during PostgreSQL's
+    # own restart would only crash again and use up its allowance of crashes.
+    depends_on: tuple[str, ...] = ()
     state: UnitState = "running"
     restarts: int = 0
     last_exit: str | None = None
@@ -120,9 +123,12 @@ class Supervisor:
 
     def tick(self) -> None:
         now = self._clock()
+        running = {s.name for s in self.units if s.state == "running"}
         for s in self.units:
             if s.state == "backoff":
-                if now >= s.due:
+                if now >= s.due and running.issuperset(
+                    d for d in s.depends_on if self._known(d)
+                ):
                     self._launch(s, now)
                 continue
             code = s.unit.returncode
@@ -130,6 +136,10 @@ class Supervisor:
                 self._crashed(s, now, describe_exit(code))
             elif s.state == "starting":
                 self._check_started(s, now)
+
+    def _known(self, name: str) -> bool:
+        # A dependency we do not supervise (an external DATABASE_URL) is never waited for.
+        return any(s.name == name for s in self.units)
 
     def _crashed(self, s: Supervised, now: float, why: str) -> None:
         s.unit.stop()  # reap it, close its log

@@ -472,10 +472,22 @@ class Report:
     faults: list[FaultRecord]
     final: Observation | None
     index_baseline: int
-    converge_seconds: float | None  # from the last kill to everything consistent
-    settle_seconds: float | None  # from the last answer to everything consistent
-    create_seconds: float
+    # Seconds since the scenario began.
+    last_answer_at: float
+    converged_at: float | None  # rows, events and index agreed; None: not by the deadline
     replay_mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def converge_seconds(self) -> float | None:
+        """From the last kill to everything consistent (all answers in, too)."""
+        if self.converged_at is None or not self.faults:
+            return None
+        return self.converged_at - max(f.at for f in self.faults)
+
+    @property
+    def settle_seconds(self) -> float | None:
+        """From the last answer to rows, events and index agreeing."""
+        return None if self.converged_at is None else self.converged_at - self.last_answer_at
 
     def answers_by_status(self) -> Counter[str]:
         return Counter(str(c.status) if c.status is not None else "gave up" for c in self.creates)
@@ -519,14 +531,17 @@ class Report:
         return out
 
     def near_fault(self, c: CreateResult) -> str:
-        """The fault closest before this create's first try (or during it): the likely
-        cause of whatever went wrong with it."""
-        start = c.first_at or 0.0
-        before = [f for f in self.faults if f.at <= (c.last_at or start)]
-        if not before:
+        """The fault nearest in time to this create's tries: the likely cause of what
+        went wrong with it (a 201 lost to a kill arrives just before the kill)."""
+        first = c.first_at or 0.0
+        last = c.last_at if c.last_at is not None else first
+
+        def distance(f: FaultRecord) -> float:
+            return 0.0 if first <= f.at <= last else min(abs(f.at - first), abs(f.at - last))
+
+        if not self.faults:
             return "no fault"
-        f = min(before, key=lambda f: abs(f.at - start))
-        return f"{f.target} kill"
+        return f"{min(self.faults, key=distance).target} kill"
 
     def by_fault(self, creates: Sequence[CreateResult]) -> str:
         return ", ".join(f"{k}: {v}" for k, v in Counter(map(self.near_fault, creates)).items())
@@ -579,7 +594,7 @@ class Report:
                 f"{len(self.replay_mismatches)} replays differ: "
                 + "; ".join(self.replay_mismatches[:5])
             )
-        if self.converge_seconds is None:
+        if self.converged_at is None:
             out.append("rows, events and index never agreed")
         return out
 
@@ -607,7 +622,7 @@ class Report:
             "settle_seconds": (
                 None if self.settle_seconds is None else round(self.settle_seconds, 2)
             ),
-            "create_phase_seconds": round(self.create_seconds, 1),
+            "create_phase_seconds": round(self.last_answer_at, 1),
             "faults": [
                 {
                     "target": f.target,
@@ -717,9 +732,7 @@ async def run_scenario(
             recover_timeout=recover_timeout, answer_timeout=give_up_after * 2 + 60,
         )  # fmt: skip
         await asyncio.gather(*workers)
-        last_answer = time.monotonic()
-        create_seconds = last_answer - started
-        last_kill = started + max((f.at for f in faults), default=0.0)
+        last_answer_at = time.monotonic() - started
 
         final: Observation | None = None
         converged_at: float | None = None
@@ -732,7 +745,7 @@ async def run_scenario(
                     await index_size(http),
                 )  # fmt: skip
                 if final.consistent(index_baseline):
-                    converged_at = time.monotonic()
+                    converged_at = time.monotonic() - started
                     break
                 if time.monotonic() > deadline:
                     break
@@ -740,7 +753,5 @@ async def run_scenario(
         mismatches = await replay_all(http, creates, concurrency) if replay else []
     return Report(
         n=n, creates=creates, faults=faults, final=final, index_baseline=index_baseline,
-        converge_seconds=None if converged_at is None else converged_at - last_kill,
-        settle_seconds=None if converged_at is None else converged_at - last_answer,
-        create_seconds=create_seconds, replay_mismatches=mismatches,
+        last_answer_at=last_answer_at, converged_at=converged_at, replay_mismatches=mismatches,
     )  # fmt: skip

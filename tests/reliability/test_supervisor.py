@@ -57,12 +57,14 @@ class Recorder:
     def __init__(self) -> None:
         self.said: list[tuple[str, str]] = []
         self.changes: list[str] = []
+        self.named_changes: list[tuple[str, str]] = []
 
     def say(self, level: str, message: str) -> None:
         self.said.append((level, message))
 
     def changed(self, s: Supervised) -> None:
         self.changes.append(s.state)
+        self.named_changes.append((s.name, s.state))
 
 
 def tick_until(supervisor: Supervisor, done: object, timeout: float = 30.0) -> None:
@@ -172,6 +174,30 @@ def test_a_process_that_never_becomes_ready_counts_as_a_crash(tmp_path: Path) ->
             tick_until(supervisor, lambda: False)
     finally:
         unit.stop()
+
+
+def test_a_unit_waits_for_what_it_depends_on_before_relaunching(tmp_path: Path) -> None:
+    db = http_server(tmp_path / "db", free_port())
+    app = http_server(tmp_path / "app", free_port())
+    rec = Recorder()
+    units = [Supervised("db", db), Supervised("app", app, depends_on=("db", "not-supervised"))]
+    supervisor = Supervisor(units, FAST, say=rec.say, changed=rec.changed)
+    try:
+        for unit in (db, app):
+            unit.launch()
+        tick_until(supervisor, lambda: db.ready() and app.ready())
+        # Both die; the app's backoff is over long before the db answers again.
+        app.process.send_signal(signal.SIGKILL)
+        db.process.send_signal(signal.SIGKILL)
+        tick_until(
+            supervisor, lambda: all(u.state == "running" and u.restarts == 1 for u in units)
+        )
+        assert rec.named_changes.index(("app", "starting")) > rec.named_changes.index(
+            ("db", "running")
+        )
+    finally:
+        for unit in (db, app):
+            unit.stop()
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
