@@ -189,9 +189,7 @@ def test_a_unit_waits_for_what_it_depends_on_before_relaunching(tmp_path: Path) 
         # Both die; the app's backoff is over long before the db answers again.
         app.process.send_signal(signal.SIGKILL)
         db.process.send_signal(signal.SIGKILL)
-        tick_until(
-            supervisor, lambda: all(u.state == "running" and u.restarts == 1 for u in units)
-        )
+        tick_until(supervisor, lambda: all(u.state == "running" and u.restarts == 1 for u in units))
         assert rec.named_changes.index(("app", "starting")) > rec.named_changes.index(
             ("db", "running")
         )
