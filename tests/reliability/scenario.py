@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import shutil
 import signal
@@ -32,7 +33,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ from typing import Any
 import httpx
 import nats
 import orjson
+from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from deploy.local.servers import ChildProcess, tail
@@ -57,12 +60,17 @@ class ScenarioError(RuntimeError):
     """The scenario could not run (stack did not start, a wait ran out)."""
 
 
-async def poll(what: str, probe: Any, timeout: float, interval: float = 0.1) -> Any:
+async def poll(
+    what: str,
+    probe: Callable[[], object | Awaitable[object]],
+    timeout: float,
+    interval: float = 0.1,
+) -> object:
     """Call `probe()` until it returns something truthy; fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         result = probe()
-        if asyncio.iscoroutine(result):
+        if inspect.isawaitable(result):
             result = await result
         if result:
             return result
@@ -259,13 +267,17 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 async def create_with_retries(
-    http: httpx.AsyncClient, result: CreateResult, give_up_after: float, started: float
+    http: httpx.AsyncClient,
+    result: CreateResult,
+    give_up_after: float,
+    started: float,
+    aborted: Callable[[], bool] = lambda: False,
 ) -> None:
     deadline = time.monotonic() + give_up_after
     backoff = 0.05
     headers = {"idempotency-key": result.key, "content-type": "application/json"}
     result.first_at = time.monotonic() - started
-    while True:
+    while not aborted():
         wait = backoff
         try:
             response = await http.post("/v1/clusters", content=result.body, headers=headers)
@@ -290,15 +302,24 @@ async def create_with_retries(
             return  # gave up: status stays None
         await asyncio.sleep(wait)  # retry pacing, as a real client does
         backoff = min(backoff * 2, 1.0)
+    result.last_at = time.monotonic() - started
 
 
 class Admission:
-    """Creates `i < admitted` may start; `done` counts answered ones."""
+    """Creates `i < admitted` may start; `done` counts answered ones; `aborted` stops
+    the client (the stack is gone: retrying would only run out every create's clock)."""
 
     def __init__(self, admitted: int) -> None:
         self.admitted = admitted
         self.done = 0
+        self.aborted = False
         self._changed = asyncio.Condition()
+
+    async def abort(self) -> None:
+        async with self._changed:
+            self.aborted = True
+            self.admitted = 1 << 62
+            self._changed.notify_all()
 
     async def admit(self, upto: int) -> None:
         async with self._changed:
@@ -358,6 +379,8 @@ async def inject_faults(
                 await stack.wait_restarted(target, before, recover_timeout)
             except ScenarioError as exc:
                 record.error = str(exc)
+                if stack.returncode is not None:
+                    await admission.abort()
                 break
             record.recovered_after = time.monotonic() - killed_at
             await admission.admit(min(admission.admitted + chunk, n))
@@ -425,8 +448,8 @@ class EventCounter:
         self.prefix = prefix
         self.ids: set[str] = set()
         self.messages = 0
-        self._nc: Any = None
-        self._sub: Any = None
+        self._nc: NATS | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
 
     async def __aenter__(self) -> EventCounter:
         self._nc = await nats.connect(self.nats_url, connect_timeout=5)
@@ -442,13 +465,15 @@ class EventCounter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._nc is not None:
+        if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
+        if self._nc is not None:
             await self._nc.close()
 
     async def catch_up(self) -> None:
         """Read what the stream holds now."""
+        assert self._sub is not None, "use it as `async with`"
         while True:
             try:
                 msgs = await self._sub.fetch(1000, timeout=0.5)
@@ -720,10 +745,12 @@ async def run_scenario(
         pending = list(reversed(creates))
 
         async def worker() -> None:
-            while pending:
+            while pending and not admission.aborted:
                 c = pending.pop()
                 await admission.wait_admitted(c.index)
-                await create_with_retries(http, c, give_up_after, started)
+                await create_with_retries(
+                    http, c, give_up_after, started, lambda: admission.aborted
+                )
                 await admission.finished_one()
 
         workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
@@ -736,6 +763,11 @@ async def run_scenario(
 
         final: Observation | None = None
         converged_at: float | None = None
+        if admission.aborted:
+            return Report(
+                n=n, creates=creates, faults=faults, final=None, index_baseline=index_baseline,
+                last_answer_at=last_answer_at, converged_at=None,
+            )  # fmt: skip
         async with EventCounter(stack.nats_url, prefix) as events:
             deadline = time.monotonic() + converge_timeout
             while True:

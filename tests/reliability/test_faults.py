@@ -10,6 +10,7 @@ bench/faults.py runs at 5,000 creates.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import subprocess
 import sys
@@ -171,7 +172,7 @@ async def test_the_supervisor_gives_up_on_a_component_that_keeps_crashing(
         stack.kill("nats")
         await poll(
             "nats restarted, or the stack gone",
-            lambda before=nats.restarts: nats_back_or_stack_gone(before),
+            functools.partial(nats_back_or_stack_gone, nats.restarts),
             timeout=60,
         )
     await poll("the supervisor to exit", lambda: stack.returncode is not None, timeout=120)
