@@ -126,9 +126,8 @@ class Supervisor:
         running = {s.name for s in self.units if s.state == "running"}
         for s in self.units:
             if s.state == "backoff":
-                if now >= s.due and running.issuperset(
-                    d for d in s.depends_on if self._known(d)
-                ):
+                deps_up = all(d in running for d in s.depends_on if self._known(d))
+                if now >= s.due and deps_up:
                     self._launch(s, now)
                 continue
             code = s.unit.returncode
