@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from deploy.local.cli import app as stack_cli
 from deploy.local.servers import EmbeddedPostgres, NatsEndpoint, PostgresEndpoint, free_port
-from deploy.local.stack import Component, StackState
+from deploy.local.stack import Component, StackError, StackPorts, StackState
 
 
 async def scalar(url: str, sql: str) -> object:
@@ -143,6 +143,10 @@ def test_stack_status_json_reports_each_component_healthy(
         ("nats", True),
     ]
     assert all({"name", "pid", "url", "healthy"} <= c.keys() for c in payload["components"])
+    assert [(c["state"], c["restarts"], c["last_exit"]) for c in payload["components"]] == [
+        ("running", 0, None),
+        ("running", 0, None),
+    ]
     assert result.exit_code == 0
 
 
@@ -158,3 +162,21 @@ def test_stack_status_without_a_stack_is_empty_and_fails(tmp_path: Path) -> None
     result = CliRunner().invoke(stack_cli, ["status", "--json", "--data-dir", str(tmp_path)])
     assert json.loads(result.stdout)["components"] == []
     assert result.exit_code == 1
+
+
+# --- ports: `make run` keeps its defaults, a test asks for free ones
+
+
+def test_stack_ports_default_to_make_runs_and_follow_the_environment() -> None:
+    assert StackPorts.from_env({}) == StackPorts(8000, 8001, 8002, 8003, 54329, 4229, 8229)
+    ports = StackPorts.from_env(
+        {"CLUSTERBRIDGE_GATEWAY_PORT": "18000", "CLUSTERBRIDGE_NATS_PORT": "0"}, registry=18001
+    )
+    assert (ports.gateway, ports.registry, ports.nats, ports.postgres) == (18000, 18001, 0, 54329)
+    resolved = ports.resolved()
+    assert resolved.nats not in (0, 4229)  # a free port, chosen once
+    assert resolved.resolved() == resolved
+    with pytest.raises(StackError, match="CLUSTERBRIDGE_EVENTS_PORT"):
+        StackPorts.from_env({"CLUSTERBRIDGE_EVENTS_PORT": "eighty"})
+    with pytest.raises(StackError, match="out of range"):
+        StackPorts.from_env({}, postgres=70000)

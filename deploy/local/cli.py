@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.local.stack import Stack, default_data_dir, stack_status, stop_stack, supervisor_alive
+from deploy.local.stack import (
+    Stack,
+    StackError,
+    StackPorts,
+    default_data_dir,
+    stack_status,
+    stop_stack,
+    supervisor_alive,
+)
+from deploy.local.supervisor import RestartPolicy
 
 app = typer.Typer(
     name="stack",
@@ -29,10 +38,62 @@ DataDir = Annotated[
 ]
 
 
+def _port(component: str, default: int) -> Any:
+    return typer.Option(
+        f"--{component.replace('_', '-')}-port",
+        envvar=StackPorts.env_name(component),
+        min=0,
+        max=65535,
+        help=f"[default: {default}; 0 picks a free port]",
+        show_default=False,
+    )
+
+
+_DEFAULT = StackPorts()
+
+
 @app.command()
-def run(data_dir: DataDir = None) -> None:
-    """Start PostgreSQL, NATS and the services; Ctrl-C stops everything."""
-    raise typer.Exit(Stack(data_dir or default_data_dir()).run())
+def run(
+    data_dir: DataDir = None,
+    gateway_port: Annotated[int | None, _port("gateway", _DEFAULT.gateway)] = None,
+    registry_port: Annotated[int | None, _port("registry", _DEFAULT.registry)] = None,
+    matching_port: Annotated[int | None, _port("matching", _DEFAULT.matching)] = None,
+    events_port: Annotated[int | None, _port("events", _DEFAULT.events)] = None,
+    postgres_port: Annotated[int | None, _port("postgres", _DEFAULT.postgres)] = None,
+    nats_port: Annotated[int | None, _port("nats", _DEFAULT.nats)] = None,
+    nats_monitor_port: Annotated[int | None, _port("nats_monitor", _DEFAULT.nats_monitor)] = None,
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="Any free port for every component not given.")
+    ] = False,
+    max_crashes: Annotated[
+        int,
+        typer.Option(
+            envvar="CLUSTERBRIDGE_MAX_CRASHES",
+            min=0,
+            help="Give up when one component crashes more often than this within the window.",
+        ),
+    ] = RestartPolicy.max_crashes,
+    crash_window: Annotated[
+        float,
+        typer.Option(envvar="CLUSTERBRIDGE_CRASH_WINDOW", min=1.0, help="Seconds."),
+    ] = RestartPolicy.window,
+) -> None:
+    """Start PostgreSQL, NATS and the services and keep them running (a crashed one is
+    restarted); Ctrl-C stops everything."""
+    given = {
+        "gateway": gateway_port, "registry": registry_port, "matching": matching_port,
+        "events": events_port, "postgres": postgres_port, "nats": nats_port,
+        "nats_monitor": nats_monitor_port,
+    }  # fmt: skip
+    if free_ports:
+        given = {k: 0 if v is None else v for k, v in given.items()}
+    try:
+        # Typer already read the CLUSTERBRIDGE_*_PORT variables into the options.
+        ports = StackPorts.from_env({}, **given)
+    except StackError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    policy = RestartPolicy(max_crashes=max_crashes, window=crash_window, start_timeout=120.0)
+    raise typer.Exit(Stack(data_dir or default_data_dir(), ports=ports, policy=policy).run())
 
 
 @app.command()
@@ -51,7 +112,16 @@ def status(
             "phase": state.phase if state else None,
             "supervisor_pid": state.supervisor_pid if state else None,
             "components": [
-                {"name": c.name, "pid": c.pid, "url": c.url, "healthy": c.healthy, "log": c.log}
+                {
+                    "name": c.name,
+                    "pid": c.pid,
+                    "url": c.url,
+                    "healthy": c.healthy,
+                    "log": c.log,
+                    "state": c.state,
+                    "restarts": c.restarts,
+                    "last_exit": c.last_exit,
+                }
                 for c in components
             ],
         }
@@ -67,11 +137,15 @@ def status(
     elif starting:
         console.print("[yellow]Still starting…[/]")
     table = Table(title=f"Clusterbridge stack (supervisor pid {state.supervisor_pid})")
-    for column in ("component", "pid", "url", "health", "log"):
+    for column in ("component", "pid", "url", "health", "restarts", "log"):
         table.add_column(column, overflow="fold")
     for c in components:
-        health = "[green]healthy[/]" if c.healthy else "[red]unhealthy[/]"
-        table.add_row(c.name, str(c.pid or "-"), c.url, health, c.log or "-")
+        if c.state == "restarting":
+            health = "[yellow]restarting[/]"
+        else:
+            health = "[green]healthy[/]" if c.healthy else "[red]unhealthy[/]"
+        restarts = str(c.restarts) + (f" ({c.last_exit})" if c.last_exit else "")
+        table.add_row(c.name, str(c.pid or "-"), c.url, health, restarts, c.log or "-")
     console.print(table)
     raise typer.Exit(0 if all_healthy else 1)
 

@@ -371,6 +371,7 @@ class EmbeddedPostgres:
         self._user = PG_SYSTEM_USER if os.geteuid() == 0 else None
         self._process = ChildProcess("postgres", self.log_path)
         self._socket_dir: Path | None = None
+        self._ready = False
 
     # -- public API
 
@@ -391,9 +392,30 @@ class EmbeddedPostgres:
     def is_running(self) -> bool:
         return self._process.is_running()
 
+    @property
+    def returncode(self) -> int | None:
+        """Exit status once the server exited on its own (None while running or stopped)."""
+        return self._process.returncode
+
     def start(self) -> None:
         if self.is_running():
             return
+        self.launch()
+        try:
+            wait_until(
+                self.ready,
+                timeout=self.start_timeout,
+                alive=self.is_running,
+                what=f"PostgreSQL on port {self.port}",
+                log=self.log_path,
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def launch(self) -> None:
+        """Start the server process without waiting for it (a supervisor polls `ready`)."""
+        self._ready = False
         self._prepare_user_and_dirs()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
@@ -406,21 +428,17 @@ class EmbeddedPostgres:
             death_signal=signal.SIGINT,
             env=self._child_env(),
         )
-        try:
-            wait_until(
-                self._accepting,
-                timeout=self.start_timeout,
-                alive=self.is_running,
-                what=f"PostgreSQL on port {self.port}",
-                log=self.log_path,
-            )
+
+    def ready(self) -> bool:
+        """Accepting connections, with the `clusterbridge` database in place."""
+        if not self._ready and self._accepting():
             self._ensure_database()
-        except BaseException:
-            self.stop()
-            raise
+            self._ready = True
+        return self._ready
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown (SIGINT): roll back open transactions, checkpoint, exit."""
+        self._ready = False
         self._process.stop(signal.SIGINT, timeout)
         if self._socket_dir is not None and self._socket_dir != self.data_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
@@ -652,9 +670,29 @@ class EmbeddedNats:
     def is_running(self) -> bool:
         return self._process.is_running()
 
+    @property
+    def returncode(self) -> int | None:
+        """Exit status once the server exited on its own (None while running or stopped)."""
+        return self._process.returncode
+
     def start(self) -> None:
         if self.is_running():
             return
+        self.launch()
+        try:
+            wait_until(
+                self.ready,
+                timeout=self.start_timeout,
+                alive=self.is_running,
+                what=f"NATS on port {self.port}",
+                log=self.log_path,
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def launch(self) -> None:
+        """Start the server process without waiting for it (a supervisor polls `ready`)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             str(self._binary),
@@ -673,17 +711,6 @@ class EmbeddedNats:
         if self.monitor_port is not None:
             argv += ["-m", str(self.monitor_port)]
         self._process.spawn(argv, death_signal=signal.SIGTERM)
-        try:
-            wait_until(
-                self._ready,
-                timeout=self.start_timeout,
-                alive=self.is_running,
-                what=f"NATS on port {self.port}",
-                log=self.log_path,
-            )
-        except BaseException:
-            self.stop()
-            raise
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM: nats-server closes clients and flushes the JetStream store."""
@@ -705,7 +732,7 @@ class EmbeddedNats:
     ) -> None:
         self.stop()
 
-    def _ready(self) -> bool:
+    def ready(self) -> bool:
         if self.monitor_port is not None:
             # /healthz answers 200 only once JetStream has recovered its streams.
             return _http_ok(self.host, self.monitor_port, "/healthz")

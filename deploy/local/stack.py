@@ -1,9 +1,15 @@
 """The whole platform on one machine: `clusterbridge stack run` (what `make run` does).
 
 One supervisor process starts PostgreSQL and NATS (unless DATABASE_URL / NATS_URL point
-elsewhere), migrates, starts the four services as uvicorn processes, and stops all of it
-in reverse order on Ctrl-C / SIGTERM or when a service dies. What it started is written
-to `<data dir>/stack.json`, which `stack status` and `stack stop` read.
+elsewhere), migrates, starts the four services as uvicorn processes, then keeps them
+running: a component that dies is restarted with backoff (same port, same data folder),
+and the stack gives up, stopping everything in reverse order, only when one keeps
+crashing. Ctrl-C / SIGTERM stops it all. What it started, and how often each piece was
+restarted, is written to `<data dir>/stack.json`, which `stack status` and `stack stop`
+read; restarts are also logged to `<data dir>/logs/supervisor.log`.
+
+Ports come from options or `CLUSTERBRIDGE_<NAME>_PORT` variables (0: any free port), so
+a test can run a whole stack beside `make run`'s defaults.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -36,20 +42,64 @@ from deploy.local.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
     ServerStartError,
+    free_port,
     nats_reachable,
     tail,
     wait_until,
 )
+from deploy.local.supervisor import GiveUp, RestartPolicy, Supervised, Supervisor, Unit
 
-PG_PORT = 54329
-NATS_PORT = 4229
-NATS_MONITOR_PORT = 8229
 SERVICE_START_TIMEOUT = 120.0  # first start imports scikit-learn and OR-Tools on 2 cores
+SUPERVISION_TICK = 0.2  # seconds between checks; a crash is noticed within one tick
 STATE_FILE = "stack.json"
+SUPERVISOR_LOG = "supervisor.log"
 TOKEN_FILE = "internal-token"  # noqa: S105 - a file name, not a secret
 OPERATOR_KEY_FILE = "operator-key"
 
 Kind = Literal["postgres", "nats", "http"]
+BACKEND_NAMES = ("registry", "matching", "events")
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """Where each component listens; `make run` keeps these defaults."""
+
+    gateway: int = 8000
+    registry: int = 8001
+    matching: int = 8002
+    events: int = 8003
+    postgres: int = 54329
+    nats: int = 4229
+    nats_monitor: int = 8229
+
+    @staticmethod
+    def env_name(component: str) -> str:
+        return f"CLUSTERBRIDGE_{component.upper()}_PORT"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: int | None) -> StackPorts:
+        """Defaults, then `CLUSTERBRIDGE_<NAME>_PORT` variables, then explicit values."""
+        env = os.environ if env is None else env
+        chosen: dict[str, int] = {}
+        for f in fields(cls):
+            value = overrides.get(f.name)
+            raw = env.get(cls.env_name(f.name))
+            if value is None and raw:
+                try:
+                    value = int(raw)
+                except ValueError:
+                    raise StackError(f"{cls.env_name(f.name)} must be a port number") from None
+            if value is not None:
+                if not 0 <= value <= 65535:
+                    raise StackError(f"port for {f.name} out of range: {value}")
+                chosen[f.name] = value
+        return cls(**chosen)
+
+    def resolved(self) -> StackPorts:
+        """0 means "any free port": pick them once, so restarts keep the same ones."""
+        return replace(
+            self, **{f.name: free_port() for f in fields(self) if getattr(self, f.name) == 0}
+        )
 
 
 @dataclass(frozen=True)
@@ -62,13 +112,12 @@ class ServiceSpec:
         return f"http://{LOOPBACK}:{self.port}"
 
 
-BACKENDS: tuple[ServiceSpec, ...] = (
-    ServiceSpec("registry", 8001),
-    ServiceSpec("matching", 8002),
-    ServiceSpec("events", 8003),
-)
-GATEWAY = ServiceSpec("gateway", 8000)
-SERVICES: tuple[ServiceSpec, ...] = (*BACKENDS, GATEWAY)
+def backend_specs(ports: StackPorts) -> tuple[ServiceSpec, ...]:
+    return tuple(ServiceSpec(name, getattr(ports, name)) for name in BACKEND_NAMES)
+
+
+def gateway_spec(ports: StackPorts) -> ServiceSpec:
+    return ServiceSpec("gateway", ports.gateway)
 
 
 def default_data_dir() -> Path:
@@ -87,6 +136,10 @@ class Component:
     # With the pid, tells "our process" from "a later process that reused the pid".
     create_time: float | None = None
     log: str | None = None
+    # Supervision: "running", or "restarting" between a crash and being ready again.
+    state: str = "running"
+    restarts: int = 0
+    last_exit: str | None = None  # how it last died, e.g. "killed by SIGKILL"
 
 
 @dataclass
@@ -215,28 +268,92 @@ class StackError(Exception):
     """A step failed; the stack shuts down what it started."""
 
 
-@dataclass
-class _Service:
-    spec: ServiceSpec
-    process: ChildProcess
+class ServiceProcess:
+    """One uvicorn process of a service, which the supervisor may launch again and
+    again (same port, same environment). A `Unit` for `deploy.local.supervisor`."""
+
+    def __init__(self, spec: ServiceSpec, env: Mapping[str, str], log_path: Path) -> None:
+        self.spec = spec
+        self.env = dict(env)
+        self.process = ChildProcess(spec.name, log_path)
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def is_running(self) -> bool:
+        return self.process.is_running()
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"services.{self.spec.name}.main:create_app",
+            "--factory",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.spec.port),
+            "--no-access-log",
+            # Bounded, so Ctrl-C never hangs on a client holding a connection open.
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+
+    def launch(self) -> None:
+        self.process.spawn(self.argv(), env=self.env)
+
+    def ready(self) -> bool:
+        # Any answer counts (uvicorn answers only once its lifespan start-up finished):
+        # the gateway's /healthz says 503 while a service it proxies to is missing.
+        return http_health(self.spec.url, timeout=0.5) is not None
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    def stop(self) -> None:
+        self.process.stop(signal.SIGTERM, timeout=15)
 
 
 class Stack:
-    def __init__(self, data_dir: Path, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        console: Console | None = None,
+        *,
+        ports: StackPorts | None = None,
+        policy: RestartPolicy | None = None,
+    ) -> None:
         self.data_dir = data_dir.absolute()
         self.logs_dir = self.data_dir / "logs"
         self.console = console or Console(highlight=False)
         self.state_path = self.data_dir / STATE_FILE
+        self.ports = (ports or StackPorts.from_env()).resolved()
+        self.policy = policy or RestartPolicy(start_timeout=SERVICE_START_TIMEOUT)
+        self.gateway = gateway_spec(self.ports)
         self._postgres: EmbeddedPostgres | None = None
         self._nats: EmbeddedNats | None = None
-        self._services: list[_Service] = []
+        self._services: list[ServiceProcess] = []
+        self._supervisor = Supervisor(
+            [], self.policy, say=self._say, changed=self._changed, log_tail=self._log_tail
+        )
         self._state: StackState | None = None
         self._stopping = False
 
     # -- entry point
 
     def run(self) -> int:
-        """Start everything, then supervise until a signal or a dying service."""
+        """Start everything, then supervise until a signal, or until one component
+        keeps crashing."""
         self._refuse_second_stack()
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -245,9 +362,14 @@ class Stack:
             self._start_all()
             return self._supervise()
         except StopRequested:
+            self._log_line("info", "stop requested")
             return 0
+        except GiveUp as exc:
+            self._say("error", f"{exc}. Shutting down.")
+            return 1
         except (StackError, ServerStartError) as exc:
             self.console.print(f"[red]✗ {exc}[/]")
+            self._log_line("error", str(exc))
             return 1
         finally:
             self._shutdown()
@@ -287,6 +409,7 @@ class Stack:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         self._save_state()
+        self._log_line("info", f"stack starting from {self.data_dir} (pid {me.pid})")
 
         database_url = self._start_postgres()
         nats_url = self._start_nats()
@@ -295,17 +418,17 @@ class Stack:
         token = self._internal_token()
         env = self._service_env(database_url, nats_url, token)
 
-        backends = [spec for spec in BACKENDS if self._service_exists(spec)]
+        backends = [spec for spec in backend_specs(self.ports) if self._service_exists(spec)]
         with self._step(f"Starting {', '.join(s.name for s in backends) or 'no services'}"):
             # In parallel: each import of scikit-learn / OR-Tools takes seconds.
             started = [self._spawn_service(spec, env) for spec in backends]
             for svc in started:
                 self._wait_healthy(svc)
         gateway_up = False
-        if self._service_exists(GATEWAY):
+        if self._service_exists(self.gateway):
             # Last, because it proxies to (and may read the OpenAPI of) the others.
-            with self._step(f"Starting gateway on {GATEWAY.url}"):
-                self._wait_healthy(self._spawn_service(GATEWAY, env))
+            with self._step(f"Starting gateway on {self.gateway.url}"):
+                self._wait_healthy(self._spawn_service(self.gateway, env))
             gateway_up = True
 
         with self._step("Checking the operator API key"):
@@ -315,6 +438,7 @@ class Stack:
         assert self._state is not None
         self._state.phase = "running"
         self._save_state()
+        self._log_line("info", "stack running")
         self._print_summary(gateway_up, operator_key)
 
     def _start_postgres(self) -> str:
@@ -323,11 +447,13 @@ class Stack:
             self.console.print(f"[green]✓[/] Using PostgreSQL at {mask_password(external)}")
             self._record(Component("postgres", "postgres", external))
             return external
+        port = self.ports.postgres
         self._postgres = EmbeddedPostgres(
-            self.data_dir / "postgres", PG_PORT, log_path=self.logs_dir / "postgres.log"
+            self.data_dir / "postgres", port, log_path=self.logs_dir / "postgres.log"
         )
-        with self._step(f"Starting PostgreSQL on {LOOPBACK}:{PG_PORT}"):
+        with self._step(f"Starting PostgreSQL on {LOOPBACK}:{port}"):
             self._postgres.start()
+        self._supervise_unit("postgres", self._postgres)
         pid = self._postgres.pid
         self._record(
             Component(
@@ -347,14 +473,16 @@ class Stack:
             self.console.print(f"[green]✓[/] Using NATS at {mask_password(external)}")
             self._record(Component("nats", "nats", external))
             return external
+        port = self.ports.nats
         self._nats = EmbeddedNats(
             self.data_dir / "nats",
-            NATS_PORT,
-            NATS_MONITOR_PORT,
+            port,
+            self.ports.nats_monitor,
             log_path=self.logs_dir / "nats.log",
         )
-        with self._step(f"Starting NATS (JetStream) on {LOOPBACK}:{NATS_PORT}"):
+        with self._step(f"Starting NATS (JetStream) on {LOOPBACK}:{port}"):
             self._nats.start()
+        self._supervise_unit("nats", self._nats)
         pid = self._nats.pid
         self._record(
             Component(
@@ -395,7 +523,7 @@ class Stack:
 
         with self._step("Loading demo clusters (CLUSTERBRIDGE_DEMO=0 skips this)"):
             try:
-                created = load_demo(GATEWAY.url, operator_key)
+                created = load_demo(self.gateway.url, operator_key)
             except Exception as exc:  # demo data is a convenience, never a reason to stop
                 self._warn(f"demo data not loaded: {exc}")
                 return
@@ -436,43 +564,27 @@ class Stack:
         )
         # The gateway routes only to services that exist in this checkout; one it knew
         # about but that never started would make its aggregated health fail for ever.
-        for name, port in (("registry", 8001), ("matching", 8002), ("events", 8003)):
-            key = f"{name.upper()}_URL"
-            if (Path(__file__).resolve().parents[2] / "services" / name / "main.py").exists():
-                env[key] = f"http://{LOOPBACK}:{port}"
+        for spec in backend_specs(self.ports):
+            key = f"{spec.name.upper()}_URL"
+            if (Path(__file__).resolve().parents[2] / "services" / spec.name / "main.py").exists():
+                env[key] = spec.url
             else:
                 env.pop(key, None)
         return env
 
-    def _spawn_service(self, spec: ServiceSpec, env: dict[str, str]) -> _Service:
-        log = self.logs_dir / f"{spec.name}.log"
-        process = ChildProcess(spec.name, log)
-        process.spawn(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"services.{spec.name}.main:create_app",
-                "--factory",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(spec.port),
-                "--no-access-log",
-                # Bounded, so Ctrl-C never hangs on a client holding a connection open.
-                "--timeout-graceful-shutdown",
-                "5",
-            ],
-            env=env,
-        )
-        svc = _Service(spec, process)
+    def _spawn_service(self, spec: ServiceSpec, env: dict[str, str]) -> ServiceProcess:
+        svc = ServiceProcess(spec, env, self.logs_dir / f"{spec.name}.log")
+        svc.launch()
         self._services.append(svc)
         self._record(
-            Component(spec.name, "http", spec.url, process.pid, _create_time(process.pid), str(log))
+            Component(
+                spec.name, "http", spec.url, svc.pid, _create_time(svc.pid), str(svc.log_path)
+            )
         )
+        self._supervise_unit(spec.name, svc, depends_on=("postgres", "nats"))
         return svc
 
-    def _wait_healthy(self, svc: _Service) -> None:
+    def _wait_healthy(self, svc: ServiceProcess) -> None:
         """Wait until the service answers /healthz, then report what it says.
 
         Any answer counts as "up" (uvicorn answers only once start-up finished): the
@@ -481,11 +593,11 @@ class Stack:
         """
         try:
             wait_until(
-                lambda: http_health(svc.spec.url, timeout=1.0) is not None,
+                svc.ready,
                 timeout=SERVICE_START_TIMEOUT,
-                alive=svc.process.is_running,
+                alive=svc.is_running,
                 what=f"{svc.spec.name} on port {svc.spec.port}",
-                log=svc.process.log_path,
+                log=svc.log_path,
             )
         except ServerStartError as exc:
             raise StackError(str(exc)) from exc
@@ -504,8 +616,8 @@ class Stack:
         c.print()
         c.print("[bold]Clusterbridge is running[/]")
         if gateway_up:
-            c.print(f"  gateway       {GATEWAY.url}")
-            c.print(f"  API docs      {GATEWAY.url}/docs")
+            c.print(f"  gateway       {self.gateway.url}")
+            c.print(f"  API docs      {self.gateway.url}/docs")
         else:
             c.print("  [yellow]no gateway yet[/]; services:")
             for svc in self._services:
@@ -516,27 +628,57 @@ class Stack:
         else:
             c.print("  operator key  [dim]none to show (see the warnings above)[/]")
         c.print(f"  logs          {self._rel('logs')}/")
+        c.print(
+            f"A component that dies is restarted; more than {self.policy.max_crashes} crashes "
+            f"of one within {self.policy.window:.0f} s stop the stack."
+        )
         c.print("Stop with Ctrl-C, or `clusterbridge stack stop` from another terminal.")
 
     # -- running
 
     def _supervise(self) -> int:
+        """Restart what dies, until a signal (StopRequested) or GiveUp ends it."""
         while True:
-            for svc in self._services:
-                code = svc.process.returncode
-                if code is not None:
-                    self.console.print(
-                        f"[red]✗ {svc.spec.name} exited with status {code}; "
-                        f"end of {svc.process.log_path}:[/]"
-                    )
-                    self.console.print(tail(svc.process.log_path, 15), markup=False)
-                    self.console.print("[red]Shutting down.[/]")
-                    return 1
-            for name, server in (("PostgreSQL", self._postgres), ("NATS", self._nats)):
-                if server is not None and not server.is_running():
-                    self.console.print(f"[red]✗ {name} stopped unexpectedly. Shutting down.[/]")
-                    return 1
-            time.sleep(0.5)  # supervision tick; a signal interrupts it at once
+            self._supervisor.tick()
+            time.sleep(SUPERVISION_TICK)  # supervision tick; a signal interrupts it at once
+
+    def _supervise_unit(self, name: str, unit: Unit, depends_on: tuple[str, ...] = ()) -> None:
+        self._supervisor.add(Supervised(name, unit, depends_on=depends_on))
+
+    def _changed(self, s: Supervised) -> None:
+        """Mirror a unit's supervision state into stack.json for `stack status`."""
+        assert self._state is not None
+        for comp in self._state.components:
+            if comp.name == s.name:
+                comp.pid = s.unit.pid
+                comp.create_time = _create_time(comp.pid)
+                comp.state = "running" if s.state == "running" else "restarting"
+                comp.restarts = s.restarts
+                comp.last_exit = s.last_exit
+        self._save_state()
+
+    def _log_tail(self, s: Supervised) -> str:
+        assert self._state is not None
+        for comp in self._state.components:
+            if comp.name == s.name and comp.log:
+                return tail(Path(comp.log), 15)
+        return ""
+
+    def _say(self, level: str, message: str) -> None:
+        """A supervision event: on the console and in logs/supervisor.log."""
+        style = {"info": "green", "warning": "yellow", "error": "red"}.get(level, "white")
+        mark = {"info": "↻", "warning": "!", "error": "✗"}.get(level, "-")
+        self.console.print(f"[{style}]{mark} {message}[/]", soft_wrap=True)
+        self._log_line(level, message)
+
+    def _log_line(self, level: str, message: str) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        try:
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            with (self.logs_dir / SUPERVISOR_LOG).open("a") as fh:
+                fh.write(f"{stamp} {level.upper():7} {message}\n")
+        except OSError:
+            pass  # the console line is there; a full disk must not stop supervision
 
     # -- shutdown
 
@@ -549,14 +691,15 @@ class Stack:
             # Services first (signalled all at once, they are independent), then what
             # they use.
             for svc in self._services:
-                svc.process.send_signal(signal.SIGTERM)
+                svc.send_signal(signal.SIGTERM)
             for svc in reversed(self._services):
-                svc.process.stop(signal.SIGTERM, timeout=15)
+                svc.stop()
             if self._nats is not None:
                 self._nats.stop()
             if self._postgres is not None:
                 self._postgres.stop()
         self.state_path.unlink(missing_ok=True)
+        self._log_line("info", "stack stopped")
         self.console.print("[green]✓[/] Stopped")
 
     # -- helpers
@@ -617,6 +760,9 @@ class ComponentStatus:
     url: str
     healthy: bool
     log: str | None
+    state: str = "running"
+    restarts: int = 0
+    last_exit: str | None = None
 
 
 def stack_status(data_dir: Path) -> tuple[StackState | None, list[ComponentStatus]]:
@@ -624,7 +770,16 @@ def stack_status(data_dir: Path) -> tuple[StackState | None, list[ComponentStatu
     if state is None:
         return None, []
     return state, [
-        ComponentStatus(c.name, c.pid, mask_password(c.url), component_healthy(c), c.log)
+        ComponentStatus(
+            c.name,
+            c.pid,
+            mask_password(c.url),
+            component_healthy(c),
+            c.log,
+            c.state,
+            c.restarts,
+            c.last_exit,
+        )
         for c in state.components
     ]
 
