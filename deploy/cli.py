@@ -5,14 +5,15 @@ It mounts each service's own operator commands and the local stack's.
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated
 
 import typer
 
 from deploy.import_cli import import_file
 from deploy.local.cli import app as stack_app
+from services.events.cli import app as events_app
 from services.gateway.cli import app as clients_app
+from services.gateway.cli import people_app
 from services.registry.cli import app as tenants_app
 from shared.db.migrations import upgrade_all
 from shared.settings import ServiceSettings
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
+app.add_typer(people_app, name="people")
 app.command("import")(import_file)
 
 db_app = typer.Typer(name="db", help="Database schema.", no_args_is_help=True)
@@ -40,18 +42,9 @@ def db_upgrade(
     typer.echo("migrated: " + ", ".join(done))
 
 
-def _mount_optional() -> None:
-    # Services that land later add their commands here; a missing one is not an error
-    # while the platform grows.
-    try:
-        events_cli = importlib.import_module("services.events.cli")
-    except ImportError:
-        return
-    for command in events_cli.app.registered_commands:
-        app.registered_commands.append(command)
-
-
-_mount_optional()
+# The events service's commands (`schedule`) sit at the top level.
+for command in events_app.registered_commands:
+    app.registered_commands.append(command)
 
 if __name__ == "__main__":
     app()

@@ -97,6 +97,7 @@ from typing import Any  # noqa: E402
 
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from deploy.local.mailsink import MailFolder, mail_sink  # noqa: E402
 from services.events.main import EventsSettings  # noqa: E402
 from services.events.main import create_app as create_events  # noqa: E402
 from services.gateway.clients import AGENCY_SCOPES, create_client  # noqa: E402
@@ -128,7 +129,17 @@ async def database_url(postgres: PostgresEndpoint) -> str:
 
 
 @pytest.fixture(scope="session")
-async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterator[Platform]:
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MailFolder, str]]:
+    """A real SMTP server for the run; every message lands in a folder the tests read."""
+    port = free_port()
+    with mail_sink(tmp_path_factory.mktemp("mail"), port) as folder:
+        yield folder, f"smtp://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+async def platform(
+    database_url: str, nats_server: NatsEndpoint, mailbox: tuple[MailFolder, str]
+) -> AsyncIterator[Platform]:
     common: dict[str, Any] = {
         "database_url": database_url,
         "nats_url": nats_server.url,
@@ -136,7 +147,7 @@ async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterato
         "environment": "test",
         "outbox_poll_seconds": 0.2,
     }
-    p = Platform(database_url=database_url, nats_url=nats_server.url)
+    p = Platform(database_url=database_url, nats_url=nats_server.url, mail=mailbox[0])
     p.services["registry"] = await serve("registry", create_registry(RegistrySettings(**common)))
     p.services["events"] = await serve("events", create_events(EventsSettings(**common)))
     p.services["matching"] = await serve(
@@ -153,6 +164,9 @@ async def platform(database_url: str, nats_server: NatsEndpoint) -> AsyncIterato
                 matching_url=p.url("matching"),
                 rate_per_second=10_000,
                 rate_burst=10_000,
+                smtp_url=mailbox[1],
+                # Failed sign-ins still slow down and lock, by milliseconds here.
+                sign_in_delay_base=0.001,
             )
         ),
     )

@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from deploy.local.mailsink import MailFolder
 from deploy.local.servers import free_port
 
 T = TypeVar("T")
@@ -81,6 +82,7 @@ async def eventually(
 class Platform:
     database_url: str
     nats_url: str
+    mail: MailFolder
     services: dict[str, RunningService] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -101,3 +103,28 @@ class Platform:
 
     def internal_headers(self, tenant: str, scopes: str) -> dict[str, Any]:
         return {"x-internal-token": INTERNAL_TOKEN, "x-tenant": tenant, "x-scopes": scopes}
+
+
+async def mail_to(
+    platform: Platform, address: str, containing: str = "", timeout: float = 20
+) -> str:
+    """The newest message to `address` (containing `containing`), once it has arrived."""
+
+    async def newest() -> str:
+        bodies = [
+            m.get_content()
+            for m in platform.mail.messages()
+            if address in str(m["To"]) and containing in m.get_content()
+        ]
+        return bodies[-1] if bodies else ""
+
+    return await eventually(newest, until=bool, timeout=timeout)
+
+
+def link_in(body: str, page: str) -> str:
+    """The token of the `page` link in a mail body."""
+    import re
+
+    match = re.search(rf"/{page}\?token=([A-Za-z0-9_-]+)", body)
+    assert match, f"no {page} link in: {body}"
+    return match.group(1)

@@ -129,8 +129,8 @@ async def cancel(
     repo = EventsRepository(session)
     sender = await repo.participant(event.id, request.sender_cluster)
     receiver = await repo.participant(event.id, request.receiver_cluster)
-    as_sender = sender is not None and access.acts_for(caller, sender.tenant)
-    as_receiver = receiver is not None and access.acts_for(caller, receiver.tenant)
+    as_sender = sender is not None and access.speaks_for_participant(caller, sender)
+    as_receiver = receiver is not None and access.speaks_for_participant(caller, receiver)
     if not (as_sender or (request.status == RequestStatus.ACCEPTED and as_receiver)):
         raise Problem(
             403, "Only the sender cancels a pending request (the receiver declines it).",

@@ -71,9 +71,9 @@ async def register(
     status = ParticipantStatus.REGISTERED
     if access.is_organiser(caller, event) and caller.has(access.ORGANISE):
         lifecycle.require(event.status, lifecycle.ORGANISER_REGISTERS, "register participants")
-        if not access.acts_for(caller, cluster.tenant):
-            status = ParticipantStatus.INVITED  # the cluster's own tenant decides
-    elif access.acts_for(caller, cluster.tenant):
+        if not access.speaks_for(caller, cluster.tenant, cluster.id):
+            status = ParticipantStatus.INVITED  # whoever speaks for the cluster decides
+    elif access.speaks_for(caller, cluster.tenant, cluster.id):
         caller.require(access.PARTICIPATE)
         if event.status != Status.REGISTRATION:
             raise Problem(409, "Registration is not open; ask the organiser.", slug="wrong-status")

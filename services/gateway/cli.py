@@ -12,10 +12,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.gateway import people
 from services.gateway.clients import AGENCY_SCOPES, KNOWN_SCOPES, create_client, revoke_client
 from services.gateway.models import ApiClient
+from services.gateway.people import Links
 from services.gateway.repository import ClientRepository
 from shared.db.engine import create_sessionmaker
+from shared.db.session import ANY_TENANT, scope_to_tenant
+from shared.problems import Problem
 from shared.settings import ServiceSettings
 
 app = typer.Typer(name="clients", help="API clients and their keys.", no_args_is_help=True)
@@ -113,3 +117,52 @@ def revoke(client_id: uuid.UUID, database_url: DatabaseUrl = None) -> None:
         typer.echo(f"no client {client_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {client_id}")
+
+
+people_app = typer.Typer(
+    name="people", help="People who sign in to the web app.", no_args_is_help=True
+)
+
+
+async def _invite(
+    url: str, links: Links, tenant: str, email: str, name: str, roles: list[str]
+) -> str:
+    engine = create_async_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as s, s.begin():
+            await scope_to_tenant(s, ANY_TENANT)
+            _, link = await people.invite(
+                s, links, None, tenant=tenant, tenant_name=tenant, email=email, name=name,
+                roles=roles, clusters=[],
+            )  # fmt: skip
+            return link
+    finally:
+        await engine.dispose()
+
+
+@people_app.command("invite")
+def invite(
+    tenant: Annotated[str, typer.Option(help="Tenant code, e.g. eu.")],
+    email: Annotated[str, typer.Option(help="Their e-mail address.")],
+    name: Annotated[str, typer.Option(help="Their name, as shown in the pages.")],
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="agency-admin (default), organiser; repeat for several."),
+    ] = None,
+    public_url: Annotated[
+        str, typer.Option(envvar="PUBLIC_URL", help="Where people open the platform.")
+    ] = "http://127.0.0.1:8000",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Invite a person, typically the first agency admin of a tenant, and print their
+    invitation link (it is mailed too, once the gateway runs)."""
+    links = Links(public_url, invitation_days=7, reset_minutes=60)
+    try:
+        link = asyncio.run(
+            _invite(_url(database_url), links, tenant, email, name, role or ["agency-admin"])
+        )
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"invited {email} to tenant {tenant}; invitation link (valid 7 days):")
+    typer.echo(link)

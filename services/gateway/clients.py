@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway import keys, messaging
 from services.gateway.models import ApiClient
+from services.gateway.principals import Principal
 from services.gateway.repository import ClientRepository
 
 KNOWN_SCOPES = frozenset(
@@ -38,22 +38,13 @@ AGENCY_SCOPES = (
 )
 
 
-@dataclass(frozen=True)
-class AuthenticatedClient:
-    id: uuid.UUID
-    tenant: str
-    name: str
-    scopes: frozenset[str]
-    rate_per_second: int | None
-    burst: int | None
-
-    @property
-    def scopes_header(self) -> str:
-        return " ".join(sorted(self.scopes))
+# An API client as the proxy sees it once its key checked out.
+AuthenticatedClient = Principal
 
 
-def _view(c: ApiClient) -> AuthenticatedClient:
-    return AuthenticatedClient(
+def _view(c: ApiClient) -> Principal:
+    return Principal(
+        kind="client",
         id=c.id,
         tenant=c.tenant,
         name=c.name,

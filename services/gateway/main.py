@@ -14,10 +14,13 @@ from services.gateway.api import routers
 from services.gateway.clients import Authenticator
 from services.gateway.deps import GatewayRuntime
 from services.gateway.idempotency import IdempotencyStore
+from services.gateway.mail import MailSender
 from services.gateway.models import Outbox
 from services.gateway.openapi import OpenApiCache
+from services.gateway.people import Links
 from services.gateway.proxy import STREAMED_PATHS, GatewayProxy, ProxyState
 from services.gateway.ratelimit import RateLimiter
+from services.gateway.sessions import SessionPolicy, SessionResolver
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from shared.app import create_service_app
@@ -50,11 +53,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     cfg = settings or GatewaySettings()
 
     async def build_state(rt: GatewayRuntime) -> GatewayState:
+        policy = SessionPolicy(
+            idle=timedelta(minutes=cfg.session_idle_minutes),
+            absolute=timedelta(hours=cfg.session_absolute_hours),
+            lock_after=cfg.sign_in_lock_after,
+            lock_for=timedelta(minutes=cfg.sign_in_lock_minutes),
+            delay_base=cfg.sign_in_delay_base,
+        )
         proxy = ProxyState(
             http=_upstream_client(cfg),
             upstreams=cfg.upstreams(),
             internal_token=cfg.internal_token,
             authenticator=Authenticator(rt.sessionmaker, ttl=cfg.auth_cache_seconds),
+            sessions=SessionResolver(rt.sessionmaker, policy, ttl=cfg.session_cache_seconds),
             limiter=RateLimiter(cfg.rate_per_second, cfg.rate_burst),
             # The lease outlives the upstream timeout: a pending key is only taken over
             # once its first request can no longer be running through this gateway.
@@ -62,9 +73,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 rt.sessionmaker, lease=timedelta(seconds=cfg.upstream_timeout + 5.0)
             ),
         )
+        mail = MailSender(rt.sessionmaker, cfg.smtp_url)
         if cfg.run_workers:
             rt.start("idempotency-purge", _purge_forever(proxy.idempotency))
-        return GatewayState(proxy=proxy, openapi=OpenApiCache())
+            rt.start("mail-sender", mail.run())
+        links = Links(cfg.public_url, cfg.invitation_days, cfg.reset_minutes)
+        return GatewayState(
+            proxy=proxy, openapi=OpenApiCache(), mail=mail, links=links, policy=policy
+        )
 
     async def stop(rt: AnyRuntime) -> None:
         if rt.has_state:

@@ -17,21 +17,24 @@ import httpx
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.clients import AuthenticatedClient, Authenticator
-from services.gateway.credentials import BearerRefused, bearer_token
+from services.gateway.clients import Authenticator
+from services.gateway.credentials import BearerRefused, credential
 from services.gateway.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyStore,
     Stored,
     request_fingerprint,
 )
+from services.gateway.principals import Principal
 from services.gateway.ratelimit import RateLimiter
-from services.gateway.routing import Route, may_use, route_for
+from services.gateway.routing import WEB, Route, may_use, route_for
+from services.gateway.sessions import SessionResolver
 from shared.idempotency import scoped_key
 from shared.identity import (
     IDEMPOTENCY_FINGERPRINT_HEADER,
     IDEMPOTENCY_KEY_HEADER,
     IDENTITY_HEADERS,
+    INTERNAL_TOKEN_HEADER,
     internal_headers,
 )
 from shared.middleware import send_problem
@@ -81,6 +84,7 @@ class ProxyState:
     upstreams: dict[str, str]  # service -> base URL
     internal_token: str
     authenticator: Authenticator
+    sessions: SessionResolver
     limiter: RateLimiter
     idempotency: IdempotencyStore
 
@@ -112,7 +116,7 @@ class _Call:
     scope: Scope
     route: Route
     request_id: str
-    client: AuthenticatedClient | None = None
+    client: Principal | None = None
     limit_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     idempotency_key: str | None = None
     fingerprint: bytes = b""
@@ -191,6 +195,11 @@ class GatewayProxy:
             )
 
     async def _proxy(self, call: _Call, receive: Receive, send: Send, state: ProxyState) -> None:
+        if call.route is WEB:
+            # Pages: the web app reads its own session cookie and calls this API as
+            # the person; here it only gets the gateway's word that the call came through.
+            await self._forward(call, state, None, _stream_body(receive), send)
+            return
         client = call.client = await self._authenticate(call, state)
         self._authorise(call, client)
         self._limit(call, state, client)
@@ -203,25 +212,29 @@ class GatewayProxy:
         await self._forward(call, state, client, body, send)
 
     @staticmethod
-    async def _authenticate(call: _Call, state: ProxyState) -> AuthenticatedClient:
+    async def _authenticate(call: _Call, state: ProxyState) -> Principal:
         try:
-            key = bearer_token(call.scope["headers"])
+            found = credential(call.scope["headers"])
         except BearerRefused as exc:
             raise Refusal(400, str(exc), field="Authorization", slug="bad-credentials") from exc
-        client = await state.authenticator.authenticate(key) if key else None
+        client: Principal | None = None
+        if found is not None and found.kind == "key":
+            client = await state.authenticator.authenticate(found.secret)
+        elif found is not None:
+            client = await state.sessions.resolve(found.secret)
         if client is None:
             raise Refusal(
                 401,
                 "Send a valid API key as 'Authorization: Bearer <key>'."
-                if key is None
-                else "This API key is not valid or has been revoked.",
+                if found is None
+                else "This credential is not valid, has expired, or has been revoked.",
                 slug="unauthorized",
                 headers=_AUTHENTICATE,
             )
         return client
 
     @staticmethod
-    def _authorise(call: _Call, client: AuthenticatedClient) -> None:
+    def _authorise(call: _Call, client: Principal) -> None:
         if not may_use(client.scopes, call.route):
             raise Refusal(
                 403,
@@ -230,7 +243,7 @@ class GatewayProxy:
             )
 
     @staticmethod
-    def _limit(call: _Call, state: ProxyState, client: AuthenticatedClient) -> None:
+    def _limit(call: _Call, state: ProxyState, client: Principal) -> None:
         decision = state.limiter.check(client.id, client.rate_per_second, client.burst)
         call.limit_headers = decision.headers()
         if not decision.allowed:
@@ -242,7 +255,7 @@ class GatewayProxy:
 
     @staticmethod
     async def _claim_idempotency(
-        call: _Call, state: ProxyState, client: AuthenticatedClient, body: bytes, send: Send
+        call: _Call, state: ProxyState, client: Principal, body: bytes, send: Send
     ) -> bool:
         """Claim the request's Idempotency-Key; True when it was answered (a replay)."""
         raw = dict(call.scope["headers"]).get(b"idempotency-key")
@@ -286,7 +299,7 @@ class GatewayProxy:
         self,
         call: _Call,
         state: ProxyState,
-        client: AuthenticatedClient,
+        client: Principal | None,
         body: bytes | AsyncIterator[bytes],
         send: Send,
     ) -> None:
@@ -317,7 +330,7 @@ class GatewayProxy:
             (k.lower(), v) for k, v in response.headers.raw if k.lower() not in _DROP_RESPONSE
         ]
         content = response.content
-        if call.idempotency_key is not None:
+        if call.idempotency_key is not None and client is not None:
             if response.status_code >= 500:
                 await self._outcome_unknown(call, state, client)
             else:
@@ -352,12 +365,23 @@ class GatewayProxy:
 
     @staticmethod
     def _upstream_headers(
-        call: _Call, state: ProxyState, client: AuthenticatedClient
+        call: _Call, state: ProxyState, client: Principal | None
     ) -> list[tuple[bytes, bytes]]:
-        identity = internal_headers(
-            state.internal_token, client.tenant, client.scopes_header, client.id
-        )
         out = [(k, v) for k, v in call.scope["headers"] if k not in _DROP_REQUEST]
+        if client is None:  # the web app: the gateway vouches for the path, not a caller
+            out.append((INTERNAL_TOKEN_HEADER.encode(), state.internal_token.encode()))
+            out.append((b"x-request-id", call.request_id.encode()))
+            out.append((b"x-forwarded-proto", call.scope.get("scheme", "http").encode()))
+            return out
+        identity = internal_headers(
+            state.internal_token,
+            client.tenant,
+            client.scopes_header,
+            client.id if not client.is_person else None,
+            person_id=client.id if client.is_person else None,
+            roles=client.roles,
+            clusters=client.clusters,
+        )
         out += [(k.encode(), v.encode()) for k, v in identity.items()]
         out.append((b"x-request-id", call.request_id.encode()))
         if call.idempotency_key is not None:
@@ -371,6 +395,6 @@ class GatewayProxy:
         return out
 
     @staticmethod
-    async def _outcome_unknown(call: _Call, state: ProxyState, client: AuthenticatedClient) -> None:
-        if call.idempotency_key is not None:
+    async def _outcome_unknown(call: _Call, state: ProxyState, client: Principal | None) -> None:
+        if call.idempotency_key is not None and client is not None:
             await state.idempotency.abandon(client.id, call.idempotency_key)

@@ -10,7 +10,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.models import ApiClient, IdempotencyRecord
+from services.gateway.models import (
+    ApiClient,
+    IdempotencyRecord,
+    OutgoingMail,
+    Person,
+    PersonSession,
+    PersonToken,
+)
 
 
 class ClientRepository:
@@ -92,3 +99,97 @@ class IdempotencyRepository:
         await self.session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.created_at < moment)
         )
+
+
+class PeopleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: Person | PersonToken | PersonSession) -> None:
+        self.session.add(row)
+
+    async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None:
+        stmt = select(Person).where(Person.id == person_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def by_email(self, email: str, *, lock: bool = False) -> Person | None:
+        stmt = select(Person).where(Person.email == email)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def of_tenant(self, tenant: str | None) -> Sequence[Person]:
+        stmt = select(Person).order_by(Person.created_at, Person.id)
+        if tenant is not None:
+            stmt = stmt.where(Person.tenant == tenant)
+        return (await self.session.scalars(stmt)).all()
+
+    async def token(self, digest: bytes, purpose: str) -> PersonToken | None:
+        stmt = (
+            select(PersonToken)
+            .where(PersonToken.digest == digest, PersonToken.purpose == purpose)
+            .with_for_update()
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def retire_tokens(self, person_id: uuid.UUID, purpose: str, now: datetime) -> None:
+        """Older links of this kind stop working when a new one is sent."""
+        await self.session.execute(
+            update(PersonToken)
+            .where(
+                PersonToken.person_id == person_id,
+                PersonToken.purpose == purpose,
+                PersonToken.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    async def live_session(
+        self, digest: bytes, now: datetime
+    ) -> tuple[PersonSession, Person] | None:
+        stmt = (
+            select(PersonSession, Person)
+            .join(Person, Person.id == PersonSession.person_id)
+            .where(
+                PersonSession.digest == digest,
+                PersonSession.revoked_at.is_(None),
+                PersonSession.expires_at > now,
+            )
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row is not None else None
+
+    async def touch_session(self, digest: bytes, now: datetime) -> None:
+        await self.session.execute(
+            update(PersonSession).where(PersonSession.digest == digest).values(last_seen_at=now)
+        )
+
+    async def revoke_sessions(
+        self, person_id: uuid.UUID, now: datetime, digest: bytes | None = None
+    ) -> None:
+        stmt = update(PersonSession).where(
+            PersonSession.person_id == person_id, PersonSession.revoked_at.is_(None)
+        )
+        if digest is not None:
+            stmt = stmt.where(PersonSession.digest == digest)
+        await self.session.execute(stmt.values(revoked_at=now))
+
+
+class MailRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, mail: OutgoingMail) -> None:
+        self.session.add(mail)
+
+    async def next_due(self, now: datetime) -> OutgoingMail | None:
+        stmt = (
+            select(OutgoingMail)
+            .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
+            .order_by(OutgoingMail.next_attempt_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.scalars(stmt)).first()

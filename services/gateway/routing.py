@@ -26,14 +26,23 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# The web app gets every path that is neither the API nor the gateway's own.
+WEB = Route("/", "web", "")
+GATEWAY_PATHS = ("/v1/", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics", "/_gateway")
+
+
 def route_for(path: str, available: frozenset[str]) -> Route | None:
     for route in ROUTES:
         if route.service in available and route.matches(path):
             return route
+    if "web" in available and not (path == "/v1" or path.startswith(GATEWAY_PATHS)):
+        return WEB
     return None
 
 
 def may_use(scopes: frozenset[str], route: Route) -> bool:
+    if not route.scope_family:
+        return True
     if ADMIN_SCOPE in scopes:
         return True
     family = route.scope_family + ":"

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from shared.validation import Line
+from shared.schemas import Input
+from shared.validation import Line, ShortText
+
+
+def _no_nul(value: str) -> str:
+    # Any character may be in a password, but NUL cannot be one (nor stored anywhere).
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
 
 
 class ClientCreate(BaseModel):
@@ -39,7 +47,93 @@ class ClientCreated(ClientOut):
 
 
 class Me(BaseModel):
-    client_id: uuid.UUID
+    kind: Literal["client", "person"]
+    client_id: uuid.UUID | None = Field(description="for an API key")
+    person_id: uuid.UUID | None = Field(description="for a person signed in")
     tenant: str
     name: str
     scopes: list[str]
+    roles: list[str] = []
+    clusters: list[uuid.UUID] = []
+    email: str | None = None
+
+
+# ---- people ------------------------------------------------------------------------
+
+Role = Literal["agency-admin", "organiser", "cluster-manager"]
+Password = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_no_nul)]
+Token = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class PersonInvite(Input):
+    email: EmailStr
+    name: Line
+    roles: Annotated[list[Role], Field(min_length=1, max_length=3)]
+    clusters: Annotated[list[uuid.UUID], Field(max_length=200)] = []
+    tenant: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=r"^[a-z][a-z0-9-]{1,15}$",
+            description="The operator names it; an agency admin invites into their own.",
+        ),
+    ] = None
+
+
+class PersonPatch(Input):
+    name: Line | None = None
+    roles: Annotated[list[Role] | None, Field(min_length=1, max_length=3)] = None
+    clusters: Annotated[list[uuid.UUID] | None, Field(max_length=200)] = None
+
+
+class PersonOut(BaseModel):
+    id: uuid.UUID
+    tenant: str
+    email: str
+    name: str
+    roles: list[str]
+    clusters: list[uuid.UUID]
+    status: Literal["invited", "active", "deactivated"]
+    created_at: datetime
+    last_sign_in_at: datetime | None
+
+
+Address = Annotated[ShortText, Field(min_length=3, max_length=320)]
+
+
+class SignIn(Input):
+    email: Address
+    password: Password
+
+
+class SignedIn(BaseModel):
+    session_id: str = Field(
+        description="Keep it secret (the web app puts it in an HttpOnly cookie)"
+    )
+    expires_at: datetime = Field(description="absolute end of the session")
+    idle_minutes: int = Field(description="the session ends after this long without use")
+    person: PersonOut
+
+
+class InvitationToken(Input):
+    token: Token
+
+
+class InvitationInfo(BaseModel):
+    email: str
+    name: str
+    tenant: str
+    roles: list[str]
+
+
+class SetPassword(Input):
+    token: Token
+    password: Password
+
+
+class ResetRequest(Input):
+    email: Address
+
+
+class ResetRequested(BaseModel):
+    detail: str

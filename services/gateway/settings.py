@@ -1,8 +1,11 @@
-"""The gateway's settings: where the services are, rate limits, upstream behaviour."""
+"""The gateway's settings: where the services are, rate limits, upstream behaviour, and
+how people sign in (sessions, lock-outs, one-time links, mail)."""
 
 from __future__ import annotations
 
 from typing import Literal
+
+from pydantic import Field
 
 from shared.settings import ServiceSettings
 
@@ -11,6 +14,8 @@ class GatewaySettings(ServiceSettings):
     registry_url: str | None = None
     matching_url: str | None = None
     events_url: str | None = None
+    # The web app (pages for people): every path outside the API goes there.
+    web_url: str | None = None
     # Per API client, unless the client has its own figures.
     rate_per_second: int = 50
     rate_burst: int = 100
@@ -22,10 +27,27 @@ class GatewaySettings(ServiceSettings):
     auth_cache_seconds: float = 5.0
     max_upload_bytes: int = 1_073_741_824
 
+    # People. Links in mail point at the public address of the platform.
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_url: str = "smtp://127.0.0.1:8025"
+    invitation_days: int = Field(default=7, ge=1, le=60)
+    reset_minutes: int = Field(default=60, ge=5, le=1440)
+    # A session ends after this long without use, and in any case after the absolute
+    # limit (a long brokerage day fits in it).
+    session_idle_minutes: int = Field(default=120, ge=1, le=1440)
+    session_absolute_hours: int = Field(default=14, ge=1, le=168)
+    session_cache_seconds: float = Field(default=1.0, ge=0, le=30)
+    # Repeated failed sign-ins: each one waits longer (base x 2^n, at most 4 s), and after
+    # this many in a row the account is locked for a while.
+    sign_in_lock_after: int = Field(default=5, ge=2, le=100)
+    sign_in_lock_minutes: int = Field(default=15, ge=1, le=1440)
+    sign_in_delay_base: float = Field(default=0.25, ge=0, le=2)
+
     def upstreams(self) -> dict[str, str]:
         pairs = {
             "registry": self.registry_url,
             "matching": self.matching_url,
             "events": self.events_url,
+            "web": self.web_url,
         }
         return {k: v.rstrip("/") for k, v in pairs.items() if v}

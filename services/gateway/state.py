@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.gateway.mail import MailSender
 from services.gateway.openapi import OpenApiCache
+from services.gateway.people import Links
 from services.gateway.proxy import ProxyState
+from services.gateway.sessions import SessionPolicy
 
 
 @dataclass
 class GatewayState:
     proxy: ProxyState
     openapi: OpenApiCache
+    mail: MailSender
+    links: Links
+    policy: SessionPolicy

@@ -66,7 +66,7 @@ async def _on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
     )
 
 
-async def _on_data(request: Request, exc: DataError) -> JSONResponse:
+async def _on_data(request: Request, exc: DBAPIError) -> JSONResponse:
     _log.info("value refused by the database", path=request.url.path, error=str(exc.orig))
     return problem_response(
         422,
@@ -90,7 +90,7 @@ async def _on_dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
     if exc.connection_invalidated or _sqlstate(exc)[:2] in _RETRYABLE_CLASSES:
         _log.warning("database unavailable", path=request.url.path, error=repr(exc.orig))
         return _unavailable()
-    if isinstance(exc, DataError):
+    if isinstance(exc, DataError) or _sqlstate(exc)[:2] == "22":  # class 22: data exception
         return await _on_data(request, exc)
     if isinstance(exc, IntegrityError):
         return await _on_integrity(request, exc)

@@ -217,12 +217,15 @@ def _meeting_body(request: MeetingRequest, slot: int, caller: Caller, event: Eve
     # Each side reads its own feedback; the organiser reads both.
     feedback = request.feedback or {}
     if not access.is_organiser(caller, event):
-        feedback = {
-            cid: f
-            for cid, f in feedback.items()
-            if (cid == str(request.sender_cluster) and caller.tenant == request.sender_tenant)
-            or (cid == str(request.receiver_cluster) and caller.tenant == request.receiver_tenant)
+        own = {
+            str(c)
+            for c, tenant in (
+                (request.sender_cluster, request.sender_tenant),
+                (request.receiver_cluster, request.receiver_tenant),
+            )
+            if access.speaks_for(caller, tenant, c)
         }
+        feedback = {cid: f for cid, f in feedback.items() if cid in own}
     return MeetingOut(
         meeting_id=request.id,
         slot=slot,
@@ -264,7 +267,7 @@ def _check_outcome_rights(
             (request.sender_cluster, request.sender_tenant),
             (request.receiver_cluster, request.receiver_tenant),
         )
-        if access.acts_for(caller, tenant)
+        if access.speaks_for(caller, tenant, c)
     }
     if body.outcome == "no_show" and set(body.absent) & speaks_for:
         raise Problem(
@@ -319,8 +322,8 @@ async def give_feedback(
     }.get(body.cluster_id)
     if side_tenant is None:
         raise Problem(422, "cluster_id is not a side of this meeting.", field="cluster_id")
-    if not access.acts_for(caller, side_tenant):
-        raise Problem(403, "Feedback is given by the side's own agency.", slug="tenant-forbidden")
+    if not access.speaks_for(caller, side_tenant, body.cluster_id):
+        raise Problem(403, "Feedback is given by the side itself.", slug="tenant-forbidden")
     request.feedback = {
         **(request.feedback or {}),
         str(body.cluster_id): {"rating": body.rating, "comment": body.comment},

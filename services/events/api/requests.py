@@ -51,6 +51,7 @@ async def send_request(
 @router.get("/requests", response_model=RequestList, dependencies=[READ])
 async def list_requests(
     event: EventDep,
+    caller: CallerDep,
     session: SessionDep,
     status: RequestStatus | None = None,
     cluster_id: uuid.UUID | None = None,
@@ -58,7 +59,13 @@ async def list_requests(
     """The requests you may see: those of your tenant's clusters (all, for the organiser)."""
     await lookups.expire_if_due(session, event)
     repo = EventsRepository(session)
-    rows = await repo.requests(event.id, status=status, cluster=cluster_id)
+    # Row-level security keeps other tenants' requests out; a cluster manager also sees
+    # only those of the clusters they manage.
+    rows = [
+        r
+        for r in await repo.requests(event.id, status=status, cluster=cluster_id)
+        if access.request_visible(caller, r)
+    ]
     directory = await repo.clusters(
         list({c for r in rows for c in (r.sender_cluster, r.receiver_cluster)})
     )

@@ -244,11 +244,11 @@ def _own_cluster(index: LiveIndex, caller: Caller, cluster_id: uuid.UUID) -> Pro
         p = index.index.get(str(cluster_id))
     except UnknownCluster as exc:
         raise Problem(404, "No such cluster.", field="cluster_id") from exc
-    if not caller.may_write_tenant(p.tenant):
-        # Feedback speaks for the asking cluster: only its own tenant may give it.
+    if not caller.acts_for_cluster(p.tenant, cluster_id):
+        # Feedback speaks for the asking cluster: only whoever speaks for it may give it.
         raise Problem(
             403,
-            "Feedback is given by the cluster's own tenant.",
+            "Feedback is given by the cluster's own tenant (or its manager).",
             field="cluster_id",
             slug="tenant-forbidden",
         )

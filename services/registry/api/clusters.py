@@ -66,6 +66,7 @@ async def _tenant(session: SessionDep, code: str) -> Tenant:
 )
 async def create_cluster(body: ClusterCreate, caller: CallerDep, session: SessionDep) -> Response:
     """Create a profile in your tenant (its country must be one of the tenant's)."""
+    caller.require_whole_tenant("create cluster profiles")
     tenant = await _tenant(session, target_tenant(caller, body.tenant))
     cluster = await profiles.create(session, tenant, body)
     response = cluster_response(cluster, caller, status=201)
@@ -122,10 +123,9 @@ async def _load_for_change(session: SessionDep, cluster_id: uuid.UUID, caller: C
     comes first, on the plain read, to answer 403 rather than a misleading 404.
     """
     cluster = await _load(session, cluster_id)
-    if not caller.may_write_tenant(cluster.tenant):
-        # Another tenant's profile is readable, so refusing with 404 would be a lie; but
-        # it must never be changed: 403 says exactly that.
-        raise Problem(403, "This cluster belongs to another tenant.", slug="tenant-forbidden")
+    # The profile is public, so refusing with 404 would be a lie; but only its tenant's
+    # agency (or the person who manages it) changes it: 403 says exactly that.
+    caller.require_cluster(cluster.tenant, cluster.id)
     locked = await ClusterRepository(session).get_for_update(cluster_id)
     if locked is None:
         raise not_found("cluster")

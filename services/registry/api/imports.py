@@ -58,6 +58,7 @@ async def import_clusters(
     the label is `label_level` and `label_valid_until`. The answer reports every refused
     row; `GET /v1/imports/{id}` shows progress while it runs.
     """
+    caller.require_whole_tenant("import profiles")
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     fmt = format or FORMATS.get(media)
     if fmt is None:
