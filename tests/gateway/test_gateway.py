@@ -252,6 +252,13 @@ async def test_merged_openapi_and_docs(platform: Platform) -> None:
         docs = await c.get("/docs")
         assert docs.status_code == 200
         assert "swagger" in docs.text.lower()
+        # No CDN: every script and style the page loads is served here.
+        import re
+
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        assert assets and all(a.startswith(("/", "data:")) for a in assets), assets
+        for asset in (a for a in assets if a.startswith("/")):
+            assert (await c.get(asset)).status_code == 200, asset
         health = (await c.get("/healthz")).json()
         assert health["services"]["registry"]["status"] == "ok"
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import httpx
 from fastapi import Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from services.gateway.deps import GatewayDep
 from services.gateway.proxy import ProxyState
-from shared.problems import problem_response
+from shared.problems import Problem, problem_response
 from shared.routing import api_router
 
 router = api_router()
@@ -27,9 +29,30 @@ async def openapi(request: Request, rt: GatewayDep) -> JSONResponse:
     return JSONResponse(doc)
 
 
+# Swagger UI's own files, from an installed package: /docs works with no internet.
+SWAGGER_FILES = Path(fastapi_offline.__file__).parent / "static"
+_SERVED = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+
+
 @router.get("/docs", include_in_schema=False)
 async def docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Clusterbridge API")
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Clusterbridge API",
+        swagger_js_url="/docs/static/swagger-ui-bundle.js",
+        swagger_css_url="/docs/static/swagger-ui.css",
+        swagger_favicon_url="data:,",
+    )
+
+
+@router.get("/docs/static/{name}", include_in_schema=False)
+async def docs_file(name: str) -> Response:
+    media = _SERVED.get(name)
+    if media is None:
+        raise Problem(404, "No such file.")
+    return FileResponse(
+        SWAGGER_FILES / name, media_type=media, headers={"Cache-Control": "max-age=86400"}
+    )
 
 
 async def _service_health(state: ProxyState, name: str, base: str) -> tuple[str, dict[str, Any]]:
