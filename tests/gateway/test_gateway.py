@@ -256,7 +256,8 @@ async def test_merged_openapi_and_docs(platform: Platform) -> None:
         import re
 
         assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
-        assert assets and all(a.startswith(("/", "data:")) for a in assets), assets
+        assert assets
+        assert all(a.startswith(("/", "data:")) for a in assets), assets
         for asset in (a for a in assets if a.startswith("/")):
             assert (await c.get(asset)).status_code == 200, asset
         health = (await c.get("/healthz")).json()
