@@ -12,9 +12,8 @@ import structlog
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.matching.engine.documents import Profile
 from services.matching.engine.index import MatchIndex
-from services.matching.projection import DELETED, live_profiles
+from services.matching.projection import DELETED, applied_versions, live_profiles, profile_of
 from shared.messaging.envelope import Envelope
 
 _log = structlog.get_logger("matching.index")
@@ -23,6 +22,10 @@ INDEX_PROFILES = Gauge("clusterbridge_match_index_profiles", "Profiles in the ma
 INDEX_LAG = Gauge(
     "clusterbridge_match_index_lag_seconds",
     "Seconds between the last applied registry change and its arrival in the index",
+)
+REFUSED = Gauge(
+    "clusterbridge_match_index_refused_profiles",
+    "Profiles of the projection that the match index could not take (see /status)",
 )
 INDEX_LAST_APPLIED = Gauge(
     "clusterbridge_match_index_last_applied_timestamp",
@@ -47,13 +50,19 @@ class LiveIndex:
         self.sessionmaker = sessionmaker
         self.index = MatchIndex()
         self.freshness = Freshness()
+        # Profiles the engine could not index, by cluster id, with the reason.
+        self.refused: dict[str, str] = {}
         self._maintaining = False
 
     async def load(self) -> int:
         """(Re)build the whole index from the projection table."""
         async with self.sessionmaker() as s:
-            profiles = await live_profiles(s)
+            profiles, refused = await live_profiles(s)
         await asyncio.to_thread(self.index.build, profiles)
+        self.refused = refused
+        REFUSED.set(len(refused))
+        for cluster_id, reason in refused.items():
+            _log.error("profile kept out of the match index", cluster_id=cluster_id, reason=reason)
         self.freshness.built_at = time.time()
         self.freshness.ready = True
         self.freshness.rebuilds += 1
@@ -73,10 +82,12 @@ class LiveIndex:
 
     def _apply(self, envelopes: list[Envelope]) -> None:
         for env in envelopes:
-            if env.type == DELETED:
-                self.index.remove(str(env.data["id"]), int(env.data.get("version", 0)) or None)
-            else:
-                self.index.upsert(Profile.from_event_data(env.data))
+            # Each event on its own: the batch was committed and acknowledged as a whole,
+            # so an error on one must not keep the others out of the index.
+            try:
+                self._apply_one(env)
+            except Exception as exc:
+                self._refuse(env, exc)
             now = time.time()
             lag = max(0.0, now - env.occurred_at.timestamp())
             self.freshness.last_applied_at = now
@@ -85,6 +96,33 @@ class LiveIndex:
             INDEX_LAG.set(lag)
             INDEX_LAST_APPLIED.set(now)
         INDEX_PROFILES.set(len(self.index))
+
+    def _apply_one(self, env: Envelope) -> None:
+        cluster_id = str(env.data["id"])
+        if env.type == DELETED:
+            self.index.remove(cluster_id, int(env.data.get("version", 0)) or None)
+        else:
+            self.index.upsert(profile_of(env.data))
+        self.refused.pop(cluster_id, None)
+
+    def _refuse(self, env: Envelope, exc: Exception) -> None:
+        """Keep a profile the index could not take out of it, whole, with the reason.
+
+        The projection table holds the event (it committed); a stale copy in the index
+        would answer for a profile that changed, so the old version goes too. A later
+        event for the same cluster, or a rebuild, brings it back.
+        """
+        cluster_id = str(env.data.get("id", "?"))
+        reason = f"{type(exc).__name__}: {exc}"
+        _log.error("profile kept out of the match index", cluster_id=cluster_id, reason=reason)
+        if cluster_id in self.index:
+            try:
+                self.index.remove(cluster_id)
+            except Exception:
+                _log.exception("could not drop the stale profile", cluster_id=cluster_id)
+        self.refused[cluster_id] = reason
+        REFUSED.set(len(self.refused))
+        self.freshness.errors = [*self.freshness.errors, f"{cluster_id}: {reason}"][-5:]
 
     async def _maintain(self) -> None:
         # Refit or compaction runs on a snapshot in a thread; queries and upserts go on.
@@ -96,6 +134,22 @@ class LiveIndex:
             self.freshness.errors = [repr(exc)][-5:]
         finally:
             self._maintaining = False
+
+    async def disagreements(self) -> dict[str, tuple[int | None, int | None]]:
+        """Clusters whose state differs between the projection table and the index:
+        id → (version in the table, version in the index; None = absent or deleted).
+        Refused profiles are left out: they are reported on their own."""
+        async with self.sessionmaker() as s:
+            stored = await applied_versions(s)
+        indexed = self.index.versions()
+        out: dict[str, tuple[int | None, int | None]] = {}
+        for cluster_id in stored.keys() | indexed.keys():
+            if cluster_id in self.refused:
+                continue
+            pair = (stored.get(cluster_id), indexed.get(cluster_id))
+            if pair[0] != pair[1]:
+                out[cluster_id] = pair
+        return out
 
     def describe(self) -> dict[str, object]:
         stats = self.index.stats()
@@ -115,4 +169,6 @@ class LiveIndex:
             "pending_events": f.pending,
             "needs_refit": stats.needs_refit,
             "needs_compaction": stats.needs_compaction,
+            "refused": dict(sorted(self.refused.items())[:20]),
+            "refused_count": len(self.refused),
         }

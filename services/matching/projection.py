@@ -9,6 +9,7 @@ between, the index is rebuilt from the table at the next start.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,14 +36,34 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> bool:
     if not deleted and envelope.type != UPSERTED:
         return False
     if not deleted:
-        Profile.from_event_data(data)  # refuse data the index could not use, before storing
+        profile_of(data)  # refuse data the index could not use, before storing
     return await ProfileRepository(session).upsert_if_newer(
         cluster_id, tenant, version, deleted, {} if deleted else dict(data)
     )
 
 
-async def live_profiles(session: AsyncSession) -> list[Profile]:
-    return [Profile.from_event_data(r.data) for r in await ProfileRepository(session).live()]
+def profile_of(data: Mapping[str, Any]) -> Profile:
+    """The one place that reads a `registry.cluster.upserted` payload (ValueError if the
+    engine cannot use it), so a typed contract for the payload swaps in here."""
+    return Profile.from_event_data(data)
+
+
+async def live_profiles(session: AsyncSession) -> tuple[list[Profile], dict[str, str]]:
+    """Every live profile of the projection, and those that cannot be read, with why
+    (one unreadable row must not keep the index from starting)."""
+    profiles: list[Profile] = []
+    refused: dict[str, str] = {}
+    for r in await ProfileRepository(session).live():
+        try:
+            profiles.append(profile_of(r.data))
+        except (ValueError, TypeError) as exc:
+            refused[str(r.id)] = f"{type(exc).__name__}: {exc}"
+    return profiles, refused
+
+
+async def applied_versions(session: AsyncSession) -> dict[str, int | None]:
+    """Per cluster id, the version the projection holds (None for a deletion)."""
+    return await ProfileRepository(session).versions()
 
 
 async def replace_all(session: AsyncSession, profiles: list[dict[str, Any]]) -> int:

@@ -53,6 +53,13 @@ class ProfileRepository:
             await self.session.scalars(select(ProfileRow).where(ProfileRow.deleted.is_(False)))
         ).all()
 
+    async def versions(self) -> dict[str, int | None]:
+        """Per cluster id, the version held (None for a deletion)."""
+        rows = await self.session.execute(
+            select(ProfileRow.id, ProfileRow.version, ProfileRow.deleted)
+        )
+        return {str(i): (None if deleted else version) for i, version, deleted in rows}
+
     async def live_except(self, keep: set[uuid.UUID]) -> Sequence[ProfileRow]:
         stmt = select(ProfileRow).where(ProfileRow.deleted.is_(False))
         if keep:

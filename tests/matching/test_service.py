@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
 from typing import Any
 
@@ -413,3 +415,35 @@ async def test_huge_query_bodies_are_refused(platform: Platform) -> None:
         assert r.status_code == 422
     async with httpx.AsyncClient(base_url=platform.gateway_url) as anon:
         assert (await anon.get("/v1/matching/search", params={"q": "x"})).status_code == 401
+
+
+async def test_profile_with_only_name_and_country_gets_matches_never_a_500(
+    platform: Platform,
+) -> None:
+    """Issue 7 item 3: such a profile used to break the index for itself and for the
+    other profiles of its consumer batch. Created together, they likely share a batch."""
+    tag = uuid.uuid4().hex[:6]
+    bodies = [
+        ("br", {"name": f"Bare {tag}", "country": "BR"}),
+        ("jp", battery_maker(tag)),
+        ("br", recycler(tag)),
+        ("kr", {"name": f"Bare too {tag}", "country": "KR", "offers": [], "needs": ["the of"]}),
+    ]
+    ids = await asyncio.gather(*(create(platform, who, body) for who, body in bodies))
+    for (who, _), cid in zip(bodies, ids, strict=True):
+        r = await eventually(
+            functools.partial(matches, platform, who, cid), until=lambda r: r.status_code != 404
+        )
+        assert r.status_code == 200, r.text
+        assert isinstance(r.json()["matches"], list)
+    # The full profiles of the same batch reached the index and find each other.
+    assert ids[2] in await partner_ids(platform, "jp", ids[1], limit=5)
+    async with platform.client("br") as c:
+        r = await c.post(
+            "/v1/matching/consortia", json={"cluster_id": ids[0], "competences": ["recycling"]}
+        )
+        assert r.status_code == 200, r.text
+        status = (await c.get("/v1/matching/status")).json()
+    assert not set(status["refused"]) & set(ids)
+    live: LiveIndex = platform.services["matching"].app.state.runtime.state.index
+    assert not set(await live.disagreements()) & set(ids)

@@ -49,7 +49,7 @@ from .scoring import (
     jaccard_bits,
     nace_overlap,
 )
-from .store import PhraseSims, State, compact_state, fit_state, groups_of
+from .store import PhraseSims, Segment, State, compact_state, fit_state, groups_of
 from .textquery import parse
 
 MAX_LIMIT = 100
@@ -118,6 +118,8 @@ class _Scored:
 
 
 _Op = tuple[Literal["upsert"], Profile] | tuple[Literal["remove"], str]
+# A vectorised profile ready to be appended: its one-row segment, unknown and total words.
+_Prepared = tuple[Segment, int, int]
 
 
 def _check_limit(limit: int) -> None:
@@ -206,33 +208,54 @@ class MatchIndex:
             prev = self._applied.get(profile.id)
             if prev is not None and profile.version <= prev and profile.version != 0:
                 return False
-            self._applied[profile.id] = profile.version
-            self._profiles[profile.id] = profile
-            if self._journal is not None:
-                self._journal.append(("upsert", profile))
-            self._upserts += 1
+            # All or nothing: everything that can fail (vectorising) runs before the
+            # first change, so a profile is never known by id but missing from the
+            # vectors (its matches would fail forever).
             if self._state is None:
                 started = time.perf_counter()
-                self._state = fit_state(list(self._profiles.values()))
+                new_state = fit_state([*self._others(profile.id), profile])
+                self._commit_upsert(profile)
+                self._state = new_state
                 self._mark_built(started)
                 return True
-            self._apply_upsert(self._state, profile)
+            prepared = self._prepare_upsert(self._state, profile)
+            self._commit_upsert(profile)
+            self._apply_prepared(self._state, profile, prepared)
             if self._state.delta.n_rows > HARD_DELTA_CAP and self._journal is None:
                 self._state = compact_state(
                     self._state, self._state.snapshot(), dict(self._profiles)
                 )
             return True
 
+    def _others(self, cluster_id: str) -> list[Profile]:
+        return [p for i, p in self._profiles.items() if i != cluster_id]
+
+    def _commit_upsert(self, profile: Profile) -> None:
+        self._applied[profile.id] = profile.version
+        self._profiles[profile.id] = profile
+        if self._journal is not None:
+            self._journal.append(("upsert", profile))
+        self._upserts += 1
+
     @staticmethod
-    def _apply_upsert(state: State, profile: Profile) -> None:
+    def _prepare_upsert(state: State, profile: Profile) -> _Prepared:
         groups = groups_of(profile)
-        vectors = state.space.transform_grouped(groups)
-        state.kill(profile.id)
-        state.append(profile, vectors)
+        segment = state.segment_of(state.space.transform_grouped(groups))
         unknown, total = state.space.unknown_word_share(p for g in groups for p in g)
+        return segment, unknown, total
+
+    @staticmethod
+    def _apply_prepared(state: State, profile: Profile, prepared: _Prepared) -> None:
+        segment, unknown, total = prepared
+        state.kill(profile.id)
+        state.append(profile, segment)
         state.unknown_words += unknown
         state.total_words += total
         state.upserts_since_fit += 1
+
+    @classmethod
+    def _apply_upsert(cls, state: State, profile: Profile) -> None:
+        cls._apply_prepared(state, profile, cls._prepare_upsert(state, profile))
 
     def remove(self, cluster_id: str, version: int | None = None) -> bool:
         """Drop a cluster. False if unknown or if `version` is older than the applied one."""
@@ -328,6 +351,11 @@ class MatchIndex:
             return self._profiles[str(cluster_id)]
         except KeyError:
             raise UnknownCluster(str(cluster_id)) from None
+
+    def versions(self) -> dict[str, int]:
+        """Version of every profile in the index, by cluster id."""
+        with self._lock:
+            return {i: p.version for i, p in self._profiles.items()}
 
     def applied_version(self, cluster_id: str) -> int | None:
         """Highest version applied for this id (upsert or delete), None if never seen."""

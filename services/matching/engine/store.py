@@ -285,9 +285,13 @@ class State:
             new[: len(old)] = old
             setattr(self, name, new)
 
-    def append(self, p: Profile, g: Grouped) -> int:
+    def segment_of(self, g: Grouped) -> Segment:
+        """The one-row segment of a vectorised profile, not yet part of the state."""
+        return Segment.from_grouped(g, 1, self.rel, term_major=False)
+
+    def append(self, p: Profile, segment: Segment) -> int:
         """Add a live row for p (the caller has killed any previous row of p)."""
-        self.delta = self.delta.append(Segment.from_grouped(g, 1, self.rel, term_major=False))
+        self.delta = self.delta.append(segment)
         return self._add_meta(p)
 
     def kill(self, cluster_id: str) -> bool:

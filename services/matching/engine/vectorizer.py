@@ -142,6 +142,14 @@ def _ptr(groups: Sequence[Sequence[str]]) -> npt.NDArray[np.int64]:
     return np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
 
 
+def _tfidf(idf: TfidfTransformer, counts: sp.csr_matrix) -> sp.csr_matrix:
+    # A profile with no text at all (only a name and a country) has no phrases, and
+    # sklearn refuses to transform zero rows; zero rows in give zero rows out.
+    if counts.shape[0] == 0:
+        return sp.csr_matrix(counts.shape, dtype=np.float32)
+    return sp.csr_matrix(idf.transform(counts), dtype=np.float32)
+
+
 class TextSpace:
     """The fitted pair of TF-IDF spaces shared by every field of every profile."""
 
@@ -193,10 +201,7 @@ class TextSpace:
         return word, char
 
     def _weigh(self, word: sp.csr_matrix, char: sp.csr_matrix) -> Vectors:
-        return Vectors(
-            word=sp.csr_matrix(self._word_idf.transform(word), dtype=np.float32),
-            char=sp.csr_matrix(self._char_idf.transform(char), dtype=np.float32),
-        )
+        return Vectors(word=_tfidf(self._word_idf, word), char=_tfidf(self._char_idf, char))
 
     def _grouped(self, groups: Sequence[Sequence[str]], *, fit: bool) -> Grouped:
         # Short phrases repeat a lot across clusters ("machine learning"): all the text
