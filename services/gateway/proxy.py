@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import httpx
 import structlog
-from starlette.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.clients import Authenticator
 from services.gateway.credentials import BearerRefused, credential
@@ -181,8 +183,29 @@ class GatewayProxy:
             await self.app(scope, receive, send)
             return
         call = _Call(scope, route, current_request_id() or uuid.uuid4().hex)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self._proxy(call, receive, send, state)
+            try:
+                await self._proxy(call, receive, tracked, state)
+            except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
+                # The gateway's own database (keys, sessions, idempotency records) away:
+                # the caller retries, with the same Idempotency-Key for a POST.
+                _log.warning("gateway database unavailable", error=repr(exc))
+                if started:
+                    raise
+                raise Refusal(
+                    503,
+                    "The platform is unavailable for a moment; retry shortly (with the "
+                    "same Idempotency-Key for a POST).",
+                    slug="service-unavailable",
+                    headers=[(b"retry-after", b"1")],
+                ) from exc
         except Refusal as no:
             await send_problem(
                 send,
