@@ -622,9 +622,7 @@ class Report:
         if self.converged_at is None:
             out.append("rows, events and index never agreed")
         # Under faults a documented 502/503/504 is fine; a 500 is a bug somewhere.
-        server_errors = Counter(
-            a for c in self.creates for a in c.attempts if a.startswith("500")
-        )
+        server_errors = Counter(a for c in self.creates for a in c.attempts if a.startswith("500"))
         if server_errors:
             out.append(f"server errors while components were down: {dict(server_errors)}")
         return out
