@@ -2,32 +2,49 @@
 
 The instances carry no licence and are not in this repository; download
 https://ima.udg.edu/Recerca/lai/b2b/b2b.zip and pass the folder holding the `.dzn`
-files and the README.md with the table of proven optima (JAIR Table 3).
+files and the README.md with the table of proven optima and the paper's best times
+(JAIR Table 3).
 
-    python bench/b2b.py [FOLDER] [--time-limit 10] [--fairness 2] [--seed 0]
+    python bench/b2b.py [FOLDER] [--time-limit 10] [--fairness 2] [--only NAME ...]
 
-Prints, per instance, the scheduler (method auto; the engine that produced the schedule
-in column `method`) and the greedy baseline side by side.
+Each instance runs as the whole command a user types, `clusterbridge schedule --dzn
+FILE --json`, in its own process; the wall time includes process start. Every output
+goes through the independent checker (bench/b2b_check.py). The load average is
+printed before and after: the figures mean little on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.events.scheduling.dzn import load_problem
-from services.events.scheduling.solve import solve
+from bench.b2b_check import Instance, check
 
-_ROW = re.compile(r"^\|\s*([\w-]+)\s*\|(?:[^|]*\|){4}\s*(\d+)\s*\|", re.MULTILINE)
+_ROW = re.compile(r"^\|\s*([\w-]+)\s*\|(?:[^|]*\|){4}\s*(\d+)\s*\|\s*([\d.]+)\s*\|", re.MULTILINE)
 
 
-def proven_optima(readme: Path) -> dict[str, int]:
-    """Instance name -> proven optimum, from the README table (column 'optimum')."""
-    return {m.group(1): int(m.group(2)) for m in _ROW.finditer(readme.read_text("utf-8"))}
+def paper_table(readme: Path) -> dict[str, tuple[int, float]]:
+    """Instance name -> (proven optimum, the paper's best seconds), from the README."""
+    return {
+        m.group(1): (int(m.group(2)), float(m.group(3)))
+        for m in _ROW.finditer(readme.read_text("utf-8"))
+    }
+
+
+def command() -> list[str]:
+    found = shutil.which("clusterbridge", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SystemExit("clusterbridge is not installed next to this Python (make install)")
+    return [found, "schedule"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,45 +60,73 @@ def main(argv: list[str] | None = None) -> int:
     if not readme.is_file():
         print(f"no README.md with proven optima in {folder}", file=sys.stderr)
         return 2
-    optima = proven_optima(readme)
+    table = paper_table(readme)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     header = (
-        f"{'instance':<16}{'parts':>6}{'meets':>6}{'placed':>8}{'breaks':>7}{'opt':>5}"
-        f"{'bound':>6}{'s':>7}  {'method':<14}{'greedy placed':>13}{'breaks':>7}{'s':>6}"
+        f"{'instance':<16}{'meets':>6}{'placed':>8}{'breaks':>7}{'opt':>5}{'bound':>6}"
+        f"{'wall s':>8}{'paper s':>8}  {'valid':<6}{'method':<18}"
     )
     print(header)
     print("-" * len(header))
-    reached = 0
-    max_seconds = 0.0
-    count = 0
-    for name in sorted(optima):
+    reached = proven = faster = valid = count = 0
+    worst = 0.0
+    for name in sorted(table):
         if args.only and name not in args.only:
             continue
         path = next(iter(sorted(folder.glob(f"{name}.*dzn"))), None)
         if path is None:
             print(f"{name:<16} missing .dzn")
             continue
-        problem = load_problem(path, fairness=args.fairness)
-        n = len(problem.meetings)
-        result = solve(problem, time_limit=args.time_limit, seed=args.seed)
-        base = solve(problem, time_limit=args.time_limit, seed=args.seed, method="greedy")
-        all_placed = not result.unplaced
-        hit = all_placed and result.total_breaks == optima[name]
-        below = all_placed and result.total_breaks < optima[name]
-        reached += hit
-        count += 1
-        max_seconds = max(max_seconds, result.seconds)
-        bound = "-" if result.breaks_bound is None else str(result.breaks_bound)
-        mark = " BELOW OPTIMUM: break reading wrong" if below else ("" if hit else " *")
-        print(
-            f"{name:<16}{len(problem.participants):>6}{n:>6}{n - len(result.unplaced):>5}/{n:<3}"
-            f"{result.total_breaks:>6}{optima[name]:>5}{bound:>6}{result.seconds:>7.2f}  "
-            f"{result.method:<14}"
-            f"{n - len(base.unplaced):>9}/{n:<3}{base.total_breaks:>7}{base.seconds:>6.2f}{mark}"
+        opt, paper = table[name]
+        started = time.monotonic()
+        run = subprocess.run(
+            [
+                *command(),
+                "--dzn",
+                str(path),
+                "--json",
+                "--time-limit",
+                str(args.time_limit),
+                "--fairness",
+                str(args.fairness),
+                "--seed",
+                str(args.seed),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        wall = time.monotonic() - started
+        count += 1
+        worst = max(worst, wall)
+        if run.returncode != 0:
+            print(f"{name:<16} exit {run.returncode}: {run.stderr.strip()[:80]}")
+            continue
+        out = json.loads(run.stdout)
+        errors = check(Instance(path.read_text("utf-8")), out, args.fairness, "hard")
+        n = len(out["meetings"]) + len(out["unplaced"])
+        hit = not out["unplaced"] and out["total_breaks"] == opt
+        reached += hit
+        proven += hit and out["optimal"] and out["bound"] == opt
+        faster += hit and wall < paper
+        valid += not errors
+        bound = "-" if out["bound"] is None else str(out["bound"])
+        mark = "" if hit else " *"
+        if out["total_breaks"] < opt and not out["unplaced"]:
+            mark = " BELOW OPTIMUM: break reading wrong"
+        print(
+            f"{name:<16}{n:>6}{out['placed']:>5}/{n:<3}{out['total_breaks']:>6}{opt:>5}{bound:>6}"
+            f"{wall:>8.2f}{paper:>8.1f}  {'yes' if not errors else 'NO':<6}{out['method']:<18}"
+            f"{mark}"
+        )
+        for line in errors[:5]:
+            print(f"    invalid: {line}")
     print(
-        f"optimum reached on {reached}/{count}, max seconds {max_seconds:.2f} "
-        f"(time limit {args.time_limit}, fairness {args.fairness}; * = not at optimum)"
+        f"optimum reached on {reached}/{count} (proven {proven}), valid {valid}/{count}, "
+        f"faster than the paper on {faster}, max wall {worst:.2f} s "
+        f"(time limit {args.time_limit}, fairness {args.fairness} hard; * = not at optimum)"
     )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -138,6 +139,12 @@ class Schedule(Base):
     breaks_bound: Mapped[int | None] = mapped_column(Integer)
     breaks_by_cluster: Mapped[dict[str, int]] = mapped_column(JSONB)
     unplaced: Mapped[list[str]] = mapped_column(JSONB)  # request ids
+    # Request id -> why it is unplaced; published meetings that could not stay.
+    reasons: Mapped[dict[str, str]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    displaced: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    spread: Mapped[int | None] = mapped_column(Integer)
     kept: Mapped[int] = mapped_column(Integer, default=0)
     optimal: Mapped[bool] = mapped_column(Boolean)
     fairness_met: Mapped[bool] = mapped_column(Boolean)

@@ -9,6 +9,7 @@ free in that slot) is passed as `keep`, so re-scheduling moves nobody's publishe
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from services.events.models import Event, MeetingRequest, Participant, Placement
 from services.events.organising import event_slots, table_count, table_label, transition
 from services.events.repository import EventsRepository
 from services.events.scheduling import solve as engine
-from services.events.schemas import ScheduledMeetingOut, ScheduleOut, ScheduleRun
+from services.events.schemas import DisplacedOut, ScheduledMeetingOut, ScheduleOut, ScheduleRun
 from services.events.slots import Slot
 from shared.contracts import events as contract
 from shared.problems import Problem
@@ -34,7 +35,7 @@ class PlanInput:
     keep: tuple[engine.Placement, ...]
     requests: tuple[MeetingRequest, ...]  # meeting id m is requests[m]
     clusters: tuple[uuid.UUID, ...]  # participant id p is clusters[p]
-    dropped_published: tuple[uuid.UUID, ...]  # published meetings that no longer stand
+    slots: tuple[Slot, ...]
 
 
 def _unavailable(participant: Participant, slots: list[Slot]) -> frozenset[int]:
@@ -83,9 +84,9 @@ async def gather(session: AsyncSession, event: Event, params: ScheduleRun) -> Pl
             for m, r in enumerate(accepted)
         ),
         fairness=params.fairness,
+        fairness_mode=params.fairness_mode,
     )
     keep: list[engine.Placement] = []
-    dropped: list[uuid.UUID] = []
     published = await repo.schedule_in(event.id, "published")
     if published is not None:
         meeting_of = {r.id: m for m, r in enumerate(accepted)}
@@ -93,15 +94,11 @@ async def gather(session: AsyncSession, event: Event, params: ScheduleRun) -> Pl
             m = meeting_of.get(pl.request_id)
             if m is None:
                 continue  # cancelled since: it frees its slot and table
-            r = accepted[m]
-            a, b = index[r.sender_cluster], index[r.receiver_cluster]
-            if pl.slot in unavailable[a] or pl.slot in unavailable[b]:
-                dropped.append(r.id)  # a side can no longer come then: it must move
-                continue
+            # One that can no longer stay (a side now away then...) comes back displaced.
             keep.append(engine.Placement(m, pl.slot, pl.table_no))
     return PlanInput(
         problem, tuple(keep), tuple(accepted), tuple(p.cluster_id for p in participants),
-        tuple(dropped),
+        tuple(slots),
     )  # fmt: skip
 
 
@@ -135,8 +132,17 @@ async def store(
             str(plan.clusters[p]): n for p, n in result.breaks_by_participant.items()
         },
         unplaced=[str(plan.requests[m].id) for m in result.unplaced],
-        kept=len(plan.keep), optimal=result.optimal, fairness_met=result.fairness_met,
-        method=result.method, seconds=result.seconds, created_at=now,
+        reasons={str(plan.requests[m].id): explain(why, plan)
+                 for m, why in result.reasons.items()},
+        displaced=[
+            {"meeting_id": str(plan.requests[k.meeting_id].id), "slot": k.slot,
+             "table": k.table, "reason": explain(result.displaced[k.meeting_id], plan)}
+            for k in plan.keep if k.meeting_id in result.displaced
+        ],
+        spread=result.spread,
+        kept=len(plan.keep) - len(result.displaced), optimal=result.optimal,
+        fairness_met=result.fairness_met, method=result.method, seconds=result.seconds,
+        created_at=now,
     )  # fmt: skip
     session.add(row)
     await session.flush()
@@ -151,6 +157,32 @@ async def store(
         )  # fmt: skip
     await session.flush()
     return row
+
+
+_MENTION = re.compile(r"\b(participant|host|meeting|slot|table)s? (\d+(?:, \d+)*)")
+
+
+def explain(reason: str, plan: PlanInput) -> str:
+    """The scheduler's reason in the event's terms: clusters, request ids, 0-based slots
+    and tables with the slot's start time (the scheduler counts slots from 1 in text)."""
+
+    def one(kind: str, number: int) -> str:
+        if kind in ("participant", "host") and number < len(plan.clusters):
+            return str(plan.clusters[number])
+        if kind == "meeting" and number < len(plan.requests):
+            return str(plan.requests[number].id)
+        if kind == "slot" and 1 <= number <= len(plan.slots):
+            return f"{number - 1} ({plan.slots[number - 1].start.strftime('%H:%M')})"
+        if kind == "table" and number >= 1:
+            return str(number - 1)
+        return str(number)
+
+    def name(match: re.Match[str]) -> str:
+        word = match.group(0).split(" ", 1)[0]
+        numbers = [int(x) for x in match.group(2).split(", ")]
+        return f"{word} " + ", ".join(one(match.group(1), x) for x in numbers)
+
+    return _MENTION.sub(name, reason)
 
 
 async def publish(session: AsyncSession, event: Event) -> Schedule:
@@ -218,6 +250,10 @@ def present_schedule(
         params=schedule.params,
         placed=len(placements),
         unplaced=[uuid.UUID(m) for m in schedule.unplaced],
+        # Why each unplaced meeting is unplaced; published meetings that could not stay
+        # (where they were, why; where they are now is in "meetings", if placed).
+        reasons=schedule.reasons,
+        displaced=[DisplacedOut.model_validate(d) for d in schedule.displaced],
         kept=schedule.kept,
         placed_weight=schedule.placed_weight,
         placed_weight_bound=schedule.placed_weight_bound,
@@ -226,6 +262,7 @@ def present_schedule(
         breaks_by_participant=schedule.breaks_by_cluster,
         optimal=schedule.optimal,
         fairness_met=schedule.fairness_met,
+        spread=schedule.spread,
         method=schedule.method,
         seconds=round(schedule.seconds, 3),
         created_at=schedule.created_at,

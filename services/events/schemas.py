@@ -129,6 +129,9 @@ class RequestCreate(Input):
 
 class ScheduleRun(Input):
     fairness: Annotated[int | None, Field(ge=0, le=100)] = 2
+    # hard: the spread of breaks never exceeds `fairness`; preference: place all that
+    # can be placed, then keep the spread as small as possible.
+    fairness_mode: Literal["hard", "preference"] = "hard"
     time_limit: Annotated[float, Field(gt=0, le=30)] = 5.0
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
 
@@ -280,6 +283,15 @@ class ScheduleList(BaseModel):
     items: list[ScheduleSummary]
 
 
+class DisplacedOut(BaseModel):
+    """A published meeting that could not stay where it was."""
+
+    meeting_id: uuid.UUID
+    slot: int = Field(description="its published slot")
+    table: int = Field(description="its published table")
+    reason: str
+
+
 class ScheduleOut(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID
@@ -287,6 +299,8 @@ class ScheduleOut(BaseModel):
     params: dict[str, Any]
     placed: int
     unplaced: list[uuid.UUID]
+    reasons: dict[str, str] = Field(description="unplaced meeting id -> why")
+    displaced: list[DisplacedOut]
     kept: int
     placed_weight: int
     placed_weight_bound: int
@@ -295,6 +309,7 @@ class ScheduleOut(BaseModel):
     breaks_by_participant: dict[str, int]
     optimal: bool
     fairness_met: bool
+    spread: int | None = Field(description="largest difference of breaks between two participants")
     method: str
     seconds: float
     created_at: datetime

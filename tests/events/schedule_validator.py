@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from itertools import pairwise
 
-from services.events.scheduling.solve import Placement, Schedule, SchedulingProblem
+from services.events.scheduling.solve import Meeting, Placement, Schedule, SchedulingProblem
 
 
 def participant_breaks(slots: list[int]) -> int:
@@ -75,7 +75,13 @@ def validate(
                 errors.append(f"meeting {before} must come before meeting {mid}")
     for m in problem.meetings:
         if m.fixed_slot is not None and m.id not in where:
-            errors.append(f"fixed meeting {m.id} not placed")
+            if m.id not in schedule.reasons:
+                errors.append(f"fixed meeting {m.id} not placed, and no reason given")
+            elif not _fixed_cannot_hold(problem, m, where):
+                errors.append(f"fixed meeting {m.id} not placed, but nothing prevents it")
+    for mid in schedule.unplaced:
+        if not schedule.reasons.get(mid):
+            errors.append(f"unplaced meeting {mid} has no reason")
     for (who, slot), n in per_person_slot.items():
         if n > 1:
             errors.append(f"participant {who} has {n} meetings in slot {slot}")
@@ -119,3 +125,40 @@ def validate(
     if problem.fairness is not None and schedule.fairness_met and spread > problem.fairness:
         errors.append(f"fairness claimed but breaks spread is {spread}")
     return errors
+
+
+def _fixed_cannot_hold(problem: SchedulingProblem, m: Meeting, where: dict[int, Placement]) -> bool:
+    """Whether the fixed meeting m cannot be placed whatever else is placed: its slot
+    is outside its sessions or a participant is away then, another placed fixed meeting
+    takes one of its participants (or all tables) in that slot, the order forbids it
+    against a placed fixed meeting, or it is on a precedence cycle."""
+    s = m.fixed_slot
+    assert s is not None
+    people = {p.id: p for p in problem.participants}
+    if m.sessions is not None and problem.session_of_slot[s] not in m.sessions:
+        return True
+    if any(s in people[who].unavailable for who in (m.a, m.b)):
+        return True
+    meetings = {x.id: x for x in problem.meetings}
+    fixed_there = [
+        meetings[i] for i, pl in where.items() if meetings[i].fixed_slot == s and pl.slot == s
+    ]
+    if any({x.a, x.b} & {m.a, m.b} for x in fixed_there) or len(fixed_there) >= problem.n_tables:
+        return True
+    for i, pl in where.items():
+        other = meetings[i]
+        if other.fixed_slot is None:
+            continue
+        if (i in m.after and pl.slot >= s) or (m.id in other.after and pl.slot <= s):
+            return True
+    # On a cycle: m is reachable from itself through "must come after".
+    seen: set[int] = set()
+    todo = list(m.after)
+    while todo:
+        q = todo.pop()
+        if q == m.id:
+            return True
+        if q not in seen and q in meetings:
+            seen.add(q)
+            todo.extend(meetings[q].after)
+    return False

@@ -82,13 +82,32 @@ def test_malformed_file_exits_2_without_traceback(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_missing_file_and_inconsistent_data_exit_2(tmp_path: Path) -> None:
+def test_missing_file_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["schedule", "--dzn", str(tmp_path / "nope.dzn")])
     assert result.exit_code == 2
-    cyclic = INSTANCE + "precedences = [{2}, {1}, {}, {}, {}];\n"
-    result = runner.invoke(app, ["schedule", "--dzn", str(write(tmp_path, cyclic))])
+    out_of_range = INSTANCE + "fixed = [0, 9, 0, 0, 0];\n"
+    result = runner.invoke(app, ["schedule", "--dzn", str(write(tmp_path, out_of_range))])
     assert result.exit_code == 2
-    assert "cycle" in result.stderr
+    assert "fixed to slot 9" in result.stderr
+
+
+def test_conflicts_are_reported_with_reasons_and_exit_0(tmp_path: Path) -> None:
+    # Meetings 1 and 2 precede each other (a cycle); meeting 3 is fixed to slot 3, but
+    # it is morning-only (slots 1-2); the rest is scheduled.
+    text = INSTANCE + "precedences = [{2}, {1}, {}, {}, {}];\nfixed = [0, 0, 3, 0, 0];\n"
+    result = runner.invoke(
+        app, ["schedule", "--dzn", str(write(tmp_path, text)), "--json", "--time-limit", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    unplaced = set(payload["unplaced"])
+    assert 3 in unplaced
+    assert "fixed to slot 3" in payload["reasons"]["3"]
+    assert len(unplaced & {1, 2}) == 1
+    cycle = next(iter(unplaced & {1, 2}))
+    assert "precedence cycle" in payload["reasons"][str(cycle)]
+    assert payload["placed"] == 3
+    assert set(payload["reasons"]) == {str(m) for m in unplaced}
 
 
 def test_bad_option_values_exit_2(tmp_path: Path) -> None:

@@ -69,6 +69,8 @@ def checked(problem: SchedulingProblem, **kwargs: object) -> Schedule:
     result = solve(problem, **kwargs)  # type: ignore[arg-type]
     keep = kwargs.get("keep", ())
     assert validate(problem, result, keep) == []  # type: ignore[arg-type]
+    # No engine may have offered a schedule the scheduler's own validator refused.
+    assert result.extra.get("rejected", 0) == 0
     return result
 
 
@@ -85,7 +87,7 @@ def line(
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("method", ["exact", "greedy"])
+@pytest.mark.parametrize("method", ["auto", "exact", "greedy"])
 def test_random_instances_are_valid(seed: int, method: str) -> None:
     problem = random_problem(seed)
     result = checked(problem, time_limit=3.0, seed=seed, method=method)
@@ -274,10 +276,16 @@ def test_incremental_rescheduling_keeps_published_placements() -> None:
         assert all(p in second.placements for p in kept.values())
 
 
-def test_keep_that_cannot_hold_is_an_error() -> None:
+def test_kept_meetings_that_cannot_both_stay_are_displaced_not_refused() -> None:
+    # Both kept in slot 0, but participant 0 is in both: the second must move.
     problem = line(2, 2, 3, [(0, 1), (0, 2)])
-    with pytest.raises(SchedulingError):
-        solve(problem, keep=(Placement(0, 0, 0), Placement(1, 0, 1)), time_limit=2.0)
+    keep = (Placement(0, 0, 0), Placement(1, 0, 1))
+    result = solve(problem, keep=keep, time_limit=2.0)
+    assert validate(problem, result, keep[:1]) == []
+    assert set(result.displaced) == {1}
+    assert "clashes with fixed meeting 0" in result.displaced[1]
+    assert Placement(0, 0, 0) in result.placements
+    assert {p.meeting_id: p.slot for p in result.placements}[1] == 1
 
 
 def test_same_seed_same_schedule() -> None:
@@ -316,12 +324,11 @@ def test_large_instance_uses_the_heuristic() -> None:
         ((Meeting(1, 0, 7),), "unknown participant"),
         ((Meeting(1, 0, 1, fixed_slot=9),), "out of range"),
         ((Meeting(1, 0, 1, fixed_table=0),), "needs a fixed slot"),
-        ((Meeting(1, 0, 1, after=frozenset({2})), Meeting(2, 0, 1, after=frozenset({1}))), "cycle"),
         ((Meeting(1, 0, 1, after=frozenset({5})),), "unknown meeting"),
         ((Meeting(1, 0, 1), Meeting(1, 0, 1)), "twice"),
     ],
 )
-def test_inconsistent_input_is_rejected(meetings: tuple[Meeting, ...], message: str) -> None:
+def test_malformed_input_is_rejected(meetings: tuple[Meeting, ...], message: str) -> None:
     problem = SchedulingProblem(
         n_slots=2,
         session_of_slot=(0, 0),
@@ -333,16 +340,17 @@ def test_inconsistent_input_is_rejected(meetings: tuple[Meeting, ...], message: 
         solve(problem, time_limit=1.0)
 
 
-def test_two_hosts_cannot_meet() -> None:
+def test_two_hosts_cannot_meet_and_say_why() -> None:
     problem = SchedulingProblem(
         n_slots=2,
         session_of_slot=(0, 0),
         n_tables=2,
-        participants=(Participant(0, host=True), Participant(1, host=True)),
-        meetings=(Meeting(1, 0, 1),),
+        participants=(Participant(0, host=True), Participant(1, host=True), Participant(2)),
+        meetings=(Meeting(1, 0, 1), Meeting(2, 0, 2)),
     )
-    with pytest.raises(SchedulingError, match="two hosts"):
-        solve(problem, time_limit=1.0)
+    result = checked(problem, time_limit=1.0)
+    assert result.unplaced == (1,)
+    assert "both participants" in result.reasons[1]
 
 
 def test_validator_catches_a_broken_schedule() -> None:
@@ -378,38 +386,9 @@ def test_real_instance_if_available() -> None:
     assert result.placed_weight <= result.placed_weight_bound
 
 
-def test_annealer_closes_the_gaps_of_a_bad_start() -> None:
-    from services.events.scheduling.local_search import Annealer
-    from services.events.scheduling.model import prepare
-
-    problem = line(8, 2, 5, [(0, 1), (0, 2), (0, 3), (0, 4)])
-    prep = prepare(problem)
-    annealer = Annealer(prep, [0, 2, 5, 7], [True] * 4, seed=1)
-    found = annealer.run(float("inf"), max_steps=200_000)
-    assert found is not None
-    slot_of, breaks = found
-    assert breaks == 0
-    assert sorted(slot_of) == list(range(min(slot_of), min(slot_of) + 4))
-
-
-def test_annealer_resolves_clashes_when_everything_must_be_placed() -> None:
-    from services.events.scheduling.local_search import Annealer
-    from services.events.scheduling.model import prepare
-
-    # Everything starts in slot 0: three clashes for participant 0.
-    problem = line(4, 2, 4, [(0, 1), (0, 2), (0, 3)])
-    prep = prepare(problem)
-    annealer = Annealer(prep, [0, 0, 0], [True] * 3, seed=0)
-    found = annealer.run(float("inf"), max_steps=200_000)
-    assert found is not None
-    slot_of, breaks = found
-    assert len(set(slot_of)) == 3
-    assert breaks == 0
-
-
-def _maxsat(problem: SchedulingProblem) -> Schedule:
-    result = checked(problem, time_limit=20.0, method="maxsat")
-    assert result.method == "maxsat"
+def _sat(problem: SchedulingProblem) -> Schedule:
+    result = checked(problem, time_limit=20.0)
+    assert result.method == "sat"
     assert result.unplaced == ()
     assert result.optimal
     assert result.breaks_bound == result.total_breaks
@@ -417,7 +396,7 @@ def _maxsat(problem: SchedulingProblem) -> Schedule:
     return result
 
 
-def test_maxsat_finds_the_forced_break() -> None:
+def test_sat_finds_the_forced_break() -> None:
     problem = SchedulingProblem(
         n_slots=4,
         session_of_slot=(0, 0, 0, 0),
@@ -430,17 +409,17 @@ def test_maxsat_finds_the_forced_break() -> None:
         ),
         meetings=(Meeting(1, 0, 1), Meeting(2, 0, 2), Meeting(3, 0, 3)),
     )
-    assert _maxsat(problem).total_breaks == 1
+    assert _sat(problem).total_breaks == 1
 
 
-def test_maxsat_round_robin_fills_every_table_without_breaks() -> None:
+def test_sat_round_robin_fills_every_table_without_breaks() -> None:
     # Four participants meet each other: 6 meetings in 3 slots of 2 tables, no idle slot.
     pairs = [(a, b) for a in range(4) for b in range(a + 1, 4)]
-    result = _maxsat(line(3, 2, 4, pairs))
+    result = _sat(line(3, 2, 4, pairs))
     assert result.total_breaks == 0
 
 
-def test_maxsat_lunch_is_no_break_but_idle_slots_around_it_are() -> None:
+def test_sat_lunch_is_no_break_but_idle_slots_around_it_are() -> None:
     # 0 meets 1 in the morning and 2 in the afternoon. 1 is away in slot 0 and 2 in
     # slot 3: slots 1 and 2 are adjacent on the day's timeline, no break.
     def problem(away_1: int, away_2: int) -> SchedulingProblem:
@@ -459,12 +438,12 @@ def test_maxsat_lunch_is_no_break_but_idle_slots_around_it_are() -> None:
             ),
         )
 
-    assert _maxsat(problem(0, 3)).total_breaks == 0
+    assert _sat(problem(0, 3)).total_breaks == 0
     # 1 only in slot 0 and 2 only in slot 3 of the afternoon... 2 away in slot 2: a break.
-    assert _maxsat(problem(1, 2)).total_breaks == 1
+    assert _sat(problem(1, 2)).total_breaks == 1
 
 
-def test_maxsat_respects_precedences() -> None:
+def test_sat_respects_precedences() -> None:
     # A chain 0-1, 0-2, 0-3 with 3 before 2 before 1: still contiguous for 0.
     base = line(5, 1, 4, [(0, 1), (0, 2), (0, 3)])
     meetings = (
@@ -479,14 +458,14 @@ def test_maxsat_respects_precedences() -> None:
         participants=base.participants,
         meetings=meetings,
     )
-    result = _maxsat(problem)
+    result = _sat(problem)
     assert result.total_breaks == 0
     slot = {pl.meeting_id: pl.slot for pl in result.placements}
     assert slot[2] < slot[1] < slot[0]
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_maxsat_matches_cp_sat_on_small_random_instances(seed: int) -> None:
+def test_sat_matches_cp_sat_on_small_random_instances(seed: int) -> None:
     rng = random.Random(seed)
     people = 8
     pairs = sorted({tuple(sorted(rng.sample(range(people), 2))) for _ in range(14)})
@@ -502,10 +481,10 @@ def test_maxsat_matches_cp_sat_on_small_random_instances(seed: int) -> None:
     exact = checked(problem, time_limit=20.0, method="exact")
     if exact.unplaced or not exact.optimal:
         pytest.skip("CP-SAT did not settle this instance")
-    assert _maxsat(problem).total_breaks == exact.total_breaks
+    assert _sat(problem).total_breaks == exact.total_breaks
 
 
-def test_maxsat_request_with_hosts_falls_back_to_cp_sat() -> None:
+def test_sat_handles_hosts() -> None:
     problem = SchedulingProblem(
         n_slots=3,
         session_of_slot=(0, 0, 0),
@@ -513,9 +492,9 @@ def test_maxsat_request_with_hosts_falls_back_to_cp_sat() -> None:
         participants=(Participant(id=0, host=True), Participant(id=1), Participant(id=2)),
         meetings=(Meeting(1, 0, 1), Meeting(2, 0, 2)),
     )
-    result = checked(problem, time_limit=5.0, method="maxsat")
-    assert result.method != "maxsat"
+    result = _sat(problem)
     assert result.total_breaks == 0
+    assert len({p.table for p in result.placements}) == 1
 
 
 def test_fairness_repair_exchanges_a_run_for_unplaced_meetings_of_equal_weight() -> None:

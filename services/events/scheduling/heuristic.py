@@ -382,3 +382,63 @@ def _exchange_for(state: State, p: int, cap: int, by_weight: dict[int, list[int]
         for m, s in zip(dropped, run, strict=True):
             state.place(m, s)
     return False
+
+
+def enforce_cap(state: State, cap: int) -> bool:
+    """Unplace meetings until nobody has more than `cap` breaks.
+
+    Each step takes out the shortest run of an offender's day that holds no fixed or
+    kept meeting (one break goes with it); partners who lose a meeting are looked at
+    again. False when fixed or kept meetings alone exceed the cap.
+    """
+    prep = state.prep
+    met = True
+    changed = True
+    while changed:
+        changed = False
+        for p in range(len(prep.meetings_of)):
+            while mask_breaks(state.busy[p]) > cap:
+                at = {
+                    state.slot_of[m]: m for m in prep.meetings_of[p] if state.slot_of[m] != UNPLACED
+                }
+                runs = [r for r in _runs(state.busy[p]) if not any(prep.forced[at[s]] for s in r)]
+                if not runs:
+                    met = False
+                    break
+                for s in min(runs, key=len):
+                    state.remove(at[s])
+                changed = True
+    return met
+
+
+def insert_within_cap(state: State, cap: int | None, deadline: float) -> int:
+    """Place unplaced meetings (heaviest first) where nobody goes above `cap` breaks,
+    in the slot that adds the fewest breaks; returns how many were placed."""
+    prep = state.prep
+    placed = 0
+    progress = True
+    while progress and time.monotonic() < deadline:
+        progress = False
+        waiting = sorted(
+            (m for m in range(len(prep.a)) if state.slot_of[m] == UNPLACED and prep.allowed[m]),
+            key=lambda m: -prep.weight[m],
+        )
+        for m in waiting:
+            a, b = prep.a[m], prep.b[m]
+            best: tuple[int, int] | None = None
+            for s in prep.allowed[m]:
+                if not state.can_place(m, s):
+                    continue
+                bit = 1 << s
+                after_a = mask_breaks(state.busy[a] | bit)
+                after_b = mask_breaks(state.busy[b] | bit)
+                if cap is not None and (after_a > cap or after_b > cap):
+                    continue
+                delta = after_a + after_b - mask_breaks(state.busy[a]) - mask_breaks(state.busy[b])
+                if best is None or delta < best[0]:
+                    best = (delta, s)
+            if best is not None:
+                state.place(m, best[1])
+                placed += 1
+                progress = True
+    return placed

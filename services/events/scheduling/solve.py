@@ -3,32 +3,36 @@
 Pure algorithm, no database. Slots and tables are 0-based; participant and meeting
 ids are the caller's. Hard constraints: one meeting per participant and slot,
 availability, sessions, at most n_tables meetings per slot (one per table), fixed
-slots/tables, precedences, hosts keep one table that nobody else uses, per-participant
-maximum. Objective, lexicographic: (1) placed weight, (2) total breaks (see
-scheduling.breaks for the exact reading), (3) fairness: breaks of two participants
-differ by at most `fairness`; it is imposed while minimising breaks but never at the
-cost of placed weight (`Schedule.fairness_met` tells whether it holds).
+slots and tables, precedences, kept (published) placements, hosts keep one table that
+nobody else uses, per-participant maximum. Objective, lexicographic: (1) placed
+weight, (2) with fairness as a preference, the spread of breaks above d, (3) total
+breaks (see scheduling.breaks). With fairness hard (the default) the spread never
+exceeds d and (1) is the weight placeable within it.
 
-Method: when every meeting must be placed (the weight bound allows it, no host or
-fixed table, no binding maximum) and the instance is not too large, MaxSAT first
-(scheduling.maxsat, PySAT's RC2, as in the JAIR 2022 paper); if it does not prove the
-optimum in its share of the time, the search below continues from its schedule. By
-size: CP-SAT (exact, with a greedy start as hint) while the slot model stays small
-enough to solve in the time limit; beyond, greedy capacity-bounded matching per slot
-plus local improvement. Both stop at the time limit. For a given seed the result
-is reproducible whenever CP-SAT finishes (proves optimality) before the time limit
-and always for the heuristic; a search cut short by the wall clock may differ.
+Data that cannot all hold is reported, not refused (see scheduling.model): such
+meetings are unplaced with a reason, published ones that cannot stay are listed as
+displaced, and the rest is scheduled.
+
+Method ("auto"): a greedy schedule first (always there, within the fairness limit when
+it is hard); then, up to SAT_MAX_VARIABLES (meeting, slot) pairs, the SAT search of
+scheduling.sat in child processes (exact: it proves the optimum and sends every
+improvement, so the deadline always finds a schedule in hand); beyond that size, local
+improvement of the greedy schedule. "exact" uses CP-SAT (scheduling.exact) instead of
+the SAT search, "greedy" the heuristic only. Whatever an engine returns goes through
+scheduling.validate; the best valid schedule wins.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from services.events.scheduling import exact, heuristic, local_search, maxsat
+from services.events.scheduling import heuristic, sat, validate
 from services.events.scheduling.bounds import placed_weight_bound
 from services.events.scheduling.breaks import breaks_of
 from services.events.scheduling.model import (
+    FairnessMode,
     Meeting,
     Participant,
     Placement,
@@ -40,7 +44,8 @@ from services.events.scheduling.model import (
 )
 
 __all__ = [
-    "EXACT_MAX_VARIABLES",
+    "SAT_MAX_VARIABLES",
+    "FairnessMode",
     "Meeting",
     "Participant",
     "Placement",
@@ -50,17 +55,66 @@ __all__ = [
     "solve",
 ]
 
-# Above this many (meeting, slot) pairs CP-SAT rarely beats the heuristic in seconds.
-EXACT_MAX_VARIABLES = 40_000
-# Share of the time limit spent polishing the greedy start before CP-SAT takes over.
-HINT_SHARE = 0.1
-# Share of the time limit for annealing (see scheduling.local_search) before CP-SAT.
-ANNEAL_SHARE = 0.4
+UNPLACED = -1
+# Above this many (meeting, slot) pairs the SAT formula takes too long to build.
+SAT_MAX_VARIABLES = 15_000
+# The same when not everything can be placed: there the search proves little and
+# improves slowly, and beyond this size the greedy schedule improved for the whole
+# time does better.
+SAT_MAX_OPTIONAL = 8_000
 # Seconds kept back for table assignment and bookkeeping after the search.
-MARGIN = 0.05
-# Share of the time limit for the MaxSAT engine (auto, everything must be placed);
-# when it does not prove the optimum, CP-SAT gets the rest, starting from its schedule.
-MAXSAT_SHARE = 0.85
+MARGIN = 0.1
+# The SAT search processes. One: on the 2-core machine the figures were measured on, two
+# CaDiCaL processes slow each other down by 1.5-2.5x, which costs more proofs of
+# optimality than a second, differently shuffled search wins back.
+SAT_CONFIGS = (sat.Config(seed=0),)
+# Share of the search time spent bottom-up only; after it, the search also improves
+# the schedule in hand (see sat._Search.minimise).
+SWITCH_SHARE = 0.5
+# Share of the time for improving the greedy schedule before the search, when not
+# everything can be placed (the search starts from it).
+HINT_SHARE = 0.1
+
+
+@dataclass
+class _Candidate:
+    slot_of: list[int]
+    method: str
+    weight: int
+    breaks: int
+    spread: int
+
+
+class _Best:
+    """Keeps the best valid schedule offered; invalid ones are counted and dropped."""
+
+    def __init__(self, prep: Prepared) -> None:
+        self.prep = prep
+        self.best: _Candidate | None = None
+        self.rejected: list[str] = []
+        problem = prep.problem
+        self.d = problem.fairness
+        self.hard = problem.fairness is not None and problem.fairness_mode == "hard"
+
+    def key(self, c: _Candidate) -> tuple[bool, int, int, int]:
+        excess = 0 if self.d is None else max(0, c.spread - self.d)
+        return (not self.hard or excess == 0, c.weight, -excess, -c.breaks)
+
+    def offer(self, slot_of: Sequence[int], method: str) -> bool:
+        """True when `slot_of` is valid and better than what was kept."""
+        slot_of = list(slot_of)
+        problems = validate.violations(self.prep, slot_of)
+        if problems:
+            self.rejected.append(f"{method}: {problems[0]}")
+            return False
+        breaks, spread = validate.spread_of(self.prep, slot_of)
+        weight = sum(self.prep.weight[m] for m, s in enumerate(slot_of) if s != UNPLACED)
+        candidate = _Candidate(slot_of, method, weight, breaks, spread)
+        # Ties go to the later engine: it is the one that proves things.
+        if self.best is None or self.key(candidate) >= self.key(self.best):
+            self.best = candidate
+            return True
+        return False
 
 
 def solve(
@@ -71,242 +125,268 @@ def solve(
     keep: Sequence[Placement] = (),
     method: str = "auto",
 ) -> Schedule:
-    """Schedule `problem`; `keep` are published placements that must stay where they are.
+    """Schedule `problem`; `keep` are published placements that should stay put.
 
-    method: "auto" (MaxSAT first when every meeting must be placed, then by size),
-    "maxsat" (MaxSAT for the whole time limit where it applies, else as auto),
-    "exact" (CP-SAT) or "greedy" (heuristic only).
-    Raises SchedulingError for inconsistent input or when the fixed/kept meetings
-    cannot all be placed together.
+    method: "auto" (SAT search where the size allows, else heuristic), "exact"
+    (CP-SAT) or "greedy" (heuristic only). Raises SchedulingError for malformed input
+    only; conflicts are reported in the schedule (Schedule.reasons, .displaced).
     """
     started = time.monotonic()
     if time_limit <= 0:
         raise SchedulingError("time_limit must be positive")
-    if method not in ("auto", "maxsat", "exact", "greedy"):
+    if method not in ("auto", "exact", "greedy"):
         raise SchedulingError(f"unknown method {method!r}")
     deadline = started + time_limit - MARGIN
     prep = prepare(problem, tuple(keep))
-    bound = placed_weight_bound(prep)
+    weight_bound = placed_weight_bound(prep)
+    best = _Best(prep)
+    d = problem.fairness
+    hard = d is not None and problem.fairness_mode == "hard"
 
-    start: dict[int, int] | None = None
-    maxsat_bound: int | None = None
-    total_weight = sum(prep.weight[m] for m in range(len(prep.a)) if prep.allowed[m])
-    if method in ("auto", "maxsat") and bound >= total_weight and maxsat.eligible(prep):
-        share = 1.0 if method == "maxsat" else MAXSAT_SHARE
-        found = maxsat.solve_maxsat(prep, min(deadline, started + share * time_limit))
-        if found is not None and (found.optimal or method == "maxsat"):
-            return _schedule(
-                prep,
-                found.slot_of,
-                bound,
-                found.bound,
-                True,
-                found.optimal,
-                "maxsat",
-                started,
-            )
-        if found is not None:
-            start = dict(enumerate(found.slot_of))
-            maxsat_bound = found.bound
-        method = "auto"
-
-    state = heuristic.construct(prep, seed, start)
     size = sum(len(allowed) for allowed in prep.allowed)
-    use_exact = method == "exact" or (method == "auto" and size <= EXACT_MAX_VARIABLES)
-    # The shares below are of the time MaxSAT left.
-    begun = time.monotonic()
-    left = max(0.0, deadline + MARGIN - begun)
-    if use_exact:
-        heuristic.improve(state, begun + HINT_SHARE * left, seed)
-        anneal_deadline = begun + ANNEAL_SHARE * left
-        # Building a CP-SAT model takes time the solver's own limit does not see.
-        exact_deadline = deadline - min(0.5, 0.05 * left)
-        # Annealing on past its share when it has no full placement starved CP-SAT's
-        # plain search on capacity-tight instances (forumt-14crafe lost 15 meetings).
-        last_call = anneal_deadline
+    limit = SAT_MAX_VARIABLES if _everything(prep, weight_bound) else SAT_MAX_OPTIONAL
+    greedy_only = method == "greedy" or (method == "auto" and size > limit)
+    # A valid schedule at once (within the fairness limit when it is hard).
+    state = heuristic.construct(prep, seed)
+    if hard and d is not None:
+        heuristic.enforce_cap(state, d)
+    best.offer(state.slot_of, "greedy")
 
-        annealed: list[list[int]] = []
-
-        def anneal(stop: Callable[[], bool]) -> list[int] | None:
-            found = _anneal(prep, state.slot_of, bound, anneal_deadline, seed, stop, last_call)
-            if found is not None:
-                annealed.append(found)
-            return found
-
-        result = exact.solve_exact(
-            prep,
-            start=state.slot_of,
-            weight_bound=bound,
-            deadline=exact_deadline,
-            seed=seed,
-            anneal=anneal,
-        )
-        if result is None:
-            raise SchedulingError("the fixed and kept meetings cannot all be placed together")
-        slot_of = result.slot_of
-        bound = result.weight_bound
-        breaks_bound = result.breaks_bound
-        weight_optimal = result.weight_optimal
-        if maxsat_bound is not None and _weight(prep, slot_of) >= total_weight:
-            # MaxSAT's bound holds for schedules placing everything.
-            breaks_bound = max(breaks_bound or 0, maxsat_bound)
-        breaks_optimal = result.breaks_optimal or (
-            weight_optimal
-            and breaks_bound is not None
-            and _total_breaks(prep, slot_of) <= breaks_bound
-            and (prep.problem.fairness is None or _spread(prep, slot_of) <= prep.problem.fairness)
-        )
-        used = "cp-sat" if maxsat_bound is None else "maxsat+cp-sat"
-        # CP-SAT may not have found (or kept) the annealer's schedule: the better wins.
-        if annealed and _better(prep, annealed[0], slot_of):
-            if _weight(prep, annealed[0]) > _weight(prep, slot_of):
-                # CP-SAT's bound on breaks was for a smaller placed weight.
-                breaks_bound = None
-                weight_optimal = _weight(prep, annealed[0]) >= bound
-            slot_of = annealed[0]
-            used = "cp-sat+anneal"
-            breaks_optimal = (
-                breaks_bound is not None
-                and weight_optimal
-                and _total_breaks(prep, slot_of) <= breaks_bound
-            )
-    else:
+    levels: dict[str, int] = {}
+    bounds: dict[str, int] = {}
+    used = "greedy"
+    if not greedy_only:
+        if not _everything(prep, weight_bound):
+            # Capacity or caps bind: the search starts from an improved greedy schedule
+            # (it finds good ones slowly from scratch).
+            heuristic.improve(state, started + HINT_SHARE * time_limit, seed)
+            if hard and d is not None:
+                heuristic.enforce_cap(state, d)
+                heuristic.insert_within_cap(state, d, deadline)
+            best.offer(state.slot_of, "greedy")
+        found = _search(prep, weight_bound, deadline, method, seed, best, state.slot_of)
+        if found is not None:
+            levels, bounds, used = found
+    if best.best is None or best.best.method == "greedy":
+        # No engine did better (or none ran): improve the greedy schedule.
         heuristic.improve(state, deadline, seed)
-        heuristic.repair_fairness(state, deadline)
-        slot_of = state.slot_of
-        breaks_bound = None
-        weight_optimal = False
-        breaks_optimal = False
-        used = "greedy"
+        if d is not None:
+            heuristic.repair_fairness(state, deadline)
+        if hard and d is not None:
+            heuristic.enforce_cap(state, d)
+            heuristic.insert_within_cap(state, d, deadline)
+        best.offer(state.slot_of, "greedy")
+    chosen = best.best
+    assert chosen is not None  # the greedy schedule is always valid
+    return _schedule(prep, chosen, weight_bound, levels, bounds, used, best.rejected, started)
 
-    missing_forced = [
-        problem.meetings[m].id
-        for m in range(len(slot_of))
-        if prep.forced[m] and slot_of[m] == heuristic.UNPLACED
-    ]
-    if missing_forced:
-        raise SchedulingError(
-            f"fixed or kept meetings {missing_forced[:5]} could not be placed "
-            "(conflicting fixed data, or no solution found within the time limit)"
-        )
-    return _schedule(
-        prep, slot_of, bound, breaks_bound, weight_optimal, breaks_optimal, used, started
+
+def _everything(prep: Prepared, weight_bound: int) -> bool:
+    """Whether the bounds allow placing every meeting that has a slot."""
+    total = sum(prep.weight[m] for m in range(len(prep.a)) if prep.allowed[m])
+    return weight_bound >= total and all(
+        prep.max_meetings[p] >= sum(1 for m in mine if prep.allowed[m])
+        for p, mine in enumerate(prep.meetings_of)
     )
 
 
-def _anneal(
+def _search(
     prep: Prepared,
-    start: list[int],
-    bound: int,
+    weight_bound: int,
     deadline: float,
+    method: str,
     seed: int,
-    stop: Callable[[], bool],
-    last_call: float,
-) -> list[int] | None:
-    """Anneal from `start`; the result if it places more weight or has fewer breaks.
-
-    When the weight bound allows placing every meeting (and no participant maximum
-    forbids it), the annealer places them all and searches for a schedule without
-    clashes; otherwise it keeps the set of placed meetings and moves them around.
-    None when it found nothing better than `start`.
-    """
-    n = len(start)
-    placeable = [bool(prep.allowed[m]) for m in range(n)]
-    total = sum(prep.weight[m] for m in range(n) if placeable[m])
-    everything = bound >= total and all(
-        prep.max_meetings[p] >= len(mine) for p, mine in enumerate(prep.meetings_of)
+    best: _Best,
+    hint: list[int],
+) -> tuple[dict[str, int], dict[str, int], str] | None:
+    """Run the exact engine; its schedules go to `best`. Returns (levels proven,
+    lower bounds, engine name), None when it found nothing."""
+    problem = prep.problem
+    total = sum(prep.weight[m] for m in range(len(prep.a)) if prep.allowed[m])
+    everything = _everything(prep, weight_bound)
+    goal = sat.Goal(
+        fairness=problem.fairness,
+        fairness_hard=problem.fairness_mode == "hard",
+        unplaced_floor=max(0, total - weight_bound),
+        try_all_placed=everything,
     )
-    active = placeable if everything else [s != heuristic.UNPLACED for s in start]
-    annealer = local_search.Annealer(prep, start, active, seed)
-    found = annealer.run(deadline, stop=stop)
-    if found is None and everything and _weight(prep, start) < total:
-        # No full placement yet, and CP-SAT's plain search would only polish the
-        # greedy one: keep annealing, a full placement outranks any break count.
-        found = annealer.run(last_call, stop=stop)
+    if method == "auto":
+        # Not everything fits: the proof of the placed weight rarely comes, improving
+        # the schedule in hand is what counts from the start.
+        share = SWITCH_SHARE if everything else 0.0
+        switch = time.monotonic() + share * max(0.0, deadline - time.monotonic())
+        configs = [
+            replace(c, seed=c.seed + seed, switch_at=switch, hint=tuple(hint)) for c in SAT_CONFIGS
+        ]
+        outcome = sat.run(prep, goal, deadline, configs)
+        if outcome.ran:
+            for slot_of in outcome.solutions:
+                best.offer(slot_of, "sat")
+            return outcome.levels, outcome.bounds, "sat" if outcome.done else "sat (time limit)"
+    # Imported here: OR-Tools takes about a second to load, the SAT path never needs it.
+    from services.events.scheduling import exact
+
+    found = exact.solve_lexicographic(prep, weight_bound, deadline, seed)
     if found is None:
         return None
-    slot_of, breaks = found
-    weight = sum(prep.weight[m] for m in range(n) if slot_of[m] != heuristic.UNPLACED)
-    old_weight = sum(prep.weight[m] for m in range(n) if start[m] != heuristic.UNPLACED)
-    if weight > old_weight or (weight == old_weight and breaks < _total_breaks(prep, start)):
-        return slot_of
-    return None
-
-
-def _better(prep: Prepared, one: list[int], other: list[int]) -> bool:
-    """Whether `one` places more weight than `other`, or as much with fewer breaks."""
-
-    if _weight(prep, one) != _weight(prep, other):
-        return _weight(prep, one) > _weight(prep, other)
-    if prep.problem.fairness is not None and _spread(prep, one) > prep.problem.fairness:
-        return False
-    return _total_breaks(prep, one) < _total_breaks(prep, other)
-
-
-def _weight(prep: Prepared, slot_of: list[int]) -> int:
-    return sum(prep.weight[m] for m, s in enumerate(slot_of) if s != heuristic.UNPLACED)
-
-
-def _spread(prep: Prepared, slot_of: list[int]) -> int:
-    masks = [0] * len(prep.meetings_of)
-    for m, s in enumerate(slot_of):
-        if s != heuristic.UNPLACED:
-            masks[prep.a[m]] |= 1 << s
-            masks[prep.b[m]] |= 1 << s
-    per = [heuristic.mask_breaks(mask) for mask in masks]
-    return max(per, default=0) - min(per, default=0)
-
-
-def _total_breaks(prep: Prepared, slot_of: list[int]) -> int:
-    slots_of: list[list[int]] = [[] for _ in prep.meetings_of]
-    for m, s in enumerate(slot_of):
-        if s != heuristic.UNPLACED:
-            slots_of[prep.a[m]].append(s)
-            slots_of[prep.b[m]].append(s)
-    return sum(breaks_of(slots) for slots in slots_of)
+    for slot_of in found.solutions:
+        best.offer(slot_of, "cp-sat")
+    return found.levels, found.bounds, "cp-sat"
 
 
 def _schedule(
     prep: Prepared,
-    slot_of: list[int],
-    bound: int,
-    breaks_bound: int | None,
-    weight_optimal: bool,
-    breaks_optimal: bool,
-    method: str,
+    chosen: _Candidate,
+    weight_bound: int,
+    levels: dict[str, int],
+    bounds: dict[str, int],
+    used: str,
+    rejected: list[str],
     started: float,
 ) -> Schedule:
     problem = prep.problem
+    slot_of = chosen.slot_of
     tables = heuristic.assign_tables(prep, slot_of)
+    problems = validate.violations(prep, slot_of, tables)
+    if problems:
+        raise AssertionError(f"scheduler bug, invalid tables: {problems[:3]}")
     placements = tuple(
         Placement(problem.meetings[m].id, s, tables[m])
         for m, s in enumerate(slot_of)
-        if s != heuristic.UNPLACED
+        if s != UNPLACED
     )
-    unplaced = tuple(
-        problem.meetings[m].id for m, s in enumerate(slot_of) if s == heuristic.UNPLACED
-    )
+    unplaced = tuple(problem.meetings[m].id for m, s in enumerate(slot_of) if s == UNPLACED)
     slots_of: list[list[int]] = [[] for _ in problem.participants]
     for m, s in enumerate(slot_of):
-        if s != heuristic.UNPLACED:
+        if s != UNPLACED:
             slots_of[prep.a[m]].append(s)
             slots_of[prep.b[m]].append(s)
     by_participant = {p.id: breaks_of(slots_of[i]) for i, p in enumerate(problem.participants)}
-    total = sum(by_participant.values())
-    placed_weight = sum(prep.weight[m] for m, s in enumerate(slot_of) if s != heuristic.UNPLACED)
-    spread = max(by_participant.values(), default=0) - min(by_participant.values(), default=0)
-    fairness_met = problem.fairness is None or spread <= problem.fairness
-    bound = max(bound, placed_weight)
+    d = problem.fairness
+    fairness_met = d is None or chosen.spread <= d
+
+    # The bounds of a level hold among schedules at the optimum of the levels before.
+    total = sum(prep.weight[m] for m in range(len(prep.a)) if prep.allowed[m])
+    weight_proven = "unplaced" in levels
+    if weight_proven:
+        weight_bound = min(weight_bound, total - levels["unplaced"])
+    weight_bound = max(weight_bound, chosen.weight)
+    at_weight = weight_proven and chosen.weight >= weight_bound
+    spread_ok = d is None or problem.fairness_mode == "hard" or "spread" in levels
+    spread_at = (
+        d is None
+        or problem.fairness_mode == "hard"
+        or ("spread" in levels and chosen.spread <= levels["spread"])
+    )
+    breaks_bound: int | None = None
+    if at_weight and spread_ok and spread_at and "breaks" in bounds:
+        breaks_bound = min(bounds["breaks"], chosen.breaks)
+    optimal = breaks_bound is not None and breaks_bound >= chosen.breaks
+
+    reasons = _Reasons(prep, slot_of).all()
     return Schedule(
         placements=placements,
         unplaced=unplaced,
-        total_breaks=total,
+        total_breaks=chosen.breaks,
         breaks_by_participant=by_participant,
-        placed_weight=placed_weight,
-        placed_weight_bound=bound,
+        placed_weight=chosen.weight,
+        placed_weight_bound=weight_bound,
         breaks_bound=breaks_bound,
-        optimal=weight_optimal and breaks_optimal,
+        optimal=optimal,
         fairness_met=fairness_met,
         seconds=time.monotonic() - started,
-        method=method,
+        method=used if chosen.method != "greedy" else "greedy",
+        extra={"rejected": float(len(rejected))},
+        reasons=reasons,
+        displaced={problem.meetings[m].id: why for m, why in prep.displaced.items()},
+        spread=chosen.spread,
     )
+
+
+class _Reasons:
+    """Why each unplaced meeting is unplaced, as far as the schedule shows it."""
+
+    def __init__(self, prep: Prepared, slot_of: list[int]) -> None:
+        self.prep = prep
+        self.slot_of = slot_of
+        self.busy: list[set[int]] = [set() for _ in prep.meetings_of]
+        self.count = [0] * len(prep.meetings_of)
+        self.per_slot = [0] * prep.n_slots
+        self.free = set(prep.free_tables)
+        self.tables: set[tuple[int, int]] = set()
+        self.per: list[int] | None = None
+        self.ranked: list[int] = []
+        self.successors: list[list[int]] = [[] for _ in slot_of]
+        for m, preds in enumerate(prep.predecessors):
+            for q in preds:
+                self.successors[q].append(m)
+        for m, s in enumerate(slot_of):
+            if s == UNPLACED:
+                continue
+            t = prep.table[m]
+            if t is None or t in self.free:
+                self.per_slot[s] += 1
+            if t is not None:
+                self.tables.add((s, t))
+            for p in (prep.a[m], prep.b[m]):
+                self.busy[p].add(s)
+                self.count[p] += 1
+
+    def all(self) -> dict[int, str]:
+        meetings = self.prep.problem.meetings
+        return {meetings[m].id: self.of(m) for m, s in enumerate(self.slot_of) if s == UNPLACED}
+
+    def of(self, m: int) -> str:
+        prep = self.prep
+        if m in prep.conflicts:
+            return prep.conflicts[m]
+        problem = prep.problem
+        slot_of = self.slot_of
+        a, b = prep.a[m], prep.b[m]
+        ids = (problem.participants[a].id, problem.participants[b].id)
+        for p in (a, b):
+            if self.count[p] >= prep.max_meetings[p]:
+                return (
+                    f"participant {problem.participants[p].id} has reached its maximum of meetings"
+                )
+        t = prep.table[m]
+        uses_free = t is None or t in self.free
+        open_slots = [
+            s
+            for s in prep.allowed[m]
+            if s not in self.busy[a]
+            and s not in self.busy[b]
+            and not (uses_free and self.per_slot[s] >= len(prep.free_tables))
+            and not (t is not None and (s, t) in self.tables)
+            and all(slot_of[q] == UNPLACED or slot_of[q] < s for q in prep.predecessors[m])
+            and all(slot_of[r] == UNPLACED or slot_of[r] > s for r in self.successors[m])
+        ]
+        if not open_slots:
+            return (
+                f"no room: in each of its {len(prep.allowed[m])} possible slots participant "
+                f"{ids[0]} or participant {ids[1]} has another meeting, every table is taken, or a "
+                "meeting that must come before or after it is in the way"
+            )
+        d = problem.fairness
+        if d is not None and problem.fairness_mode == "hard":
+            fair = [s for s in open_slots if self._spread_with(m, s) <= d]
+            if not fair:
+                return (
+                    f"slot {open_slots[0] + 1} is free for both, but the meeting would put the "
+                    f"spread of breaks beyond the fairness limit d = {d}"
+                )
+            open_slots = fair
+        return f"slot {open_slots[0] + 1} is free for both, but the search did not place it in time"
+
+    def _spread_with(self, m: int, s: int) -> int:
+        """Spread of breaks over all participants if m were added in slot s."""
+        a, b = self.prep.a[m], self.prep.b[m]
+        if self.per is None:
+            counted = [breaks_of(slots) for slots in self.busy]
+            self.per = counted
+            self.ranked = sorted(range(len(counted)), key=lambda p: counted[p])
+        per, ranked = self.per, self.ranked
+        others = [p for p in ranked[:3] + ranked[-3:] if p not in (a, b)]
+        values = [per[p] for p in others]
+        values += [breaks_of(self.busy[a] | {s}), breaks_of(self.busy[b] | {s})]
+        return max(values) - min(values)
