@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.base import service_metadata
+from shared.messaging.inbox import InboxMixin
 from shared.messaging.outbox import OutboxMixin
 
 SCHEMA = "gateway"
@@ -123,3 +124,9 @@ class OutgoingMail(Base):
 
 class Outbox(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class Inbox(InboxMixin, Base):
+    """Events consumed here (mail others ask for), each applied once."""
+
+    __tablename__ = "inbox"

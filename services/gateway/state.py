@@ -9,6 +9,7 @@ from services.gateway.openapi import OpenApiCache
 from services.gateway.people import Links
 from services.gateway.proxy import ProxyState
 from services.gateway.sessions import SessionPolicy
+from shared.messaging.consumer import DurableConsumer
 
 
 @dataclass
@@ -18,3 +19,4 @@ class GatewayState:
     mail: MailSender
     links: Links
     policy: SessionPolicy
+    people_mail: DurableConsumer
