@@ -179,7 +179,10 @@ async def record_attendance(
     response_class=Response,
     dependencies=[READ],
     responses={
-        200: {"content": {"application/pdf": {}}, "description": "the certificate"},
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the certificate",
+        },
         409: {"description": "the person did not attend"},
     },
 )

@@ -6,7 +6,13 @@ from fastapi import APIRouter
 
 from services.registry.api.clusters import router as clusters_router
 from services.registry.api.imports import router as imports_router
+from services.registry.api.partnerships import router as partnerships_router
 from services.registry.api.tenants import router as tenants_router
 
 # Imports first: `/v1/clusters/import` must not be read as a cluster id.
-routers: tuple[APIRouter, ...] = (imports_router, tenants_router, clusters_router)
+routers: tuple[APIRouter, ...] = (
+    imports_router,
+    tenants_router,
+    clusters_router,
+    partnerships_router,
+)
