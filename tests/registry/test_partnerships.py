@@ -432,3 +432,50 @@ async def test_an_api_key_without_registry_scopes_is_refused(platform: Platform)
     async with httpx.AsyncClient(base_url=platform.gateway_url) as c:
         r = await c.get("/v1/partnerships")
     assert r.status_code == 401
+
+
+async def test_matching_suggests_clusters_that_strengthen_a_partnership(
+    platform: Platform,
+) -> None:
+    t = tag()
+    lead, de, br, _ = await four_clusters(platform, t)
+    (lead_manager,) = await managers(platform, [lead])
+    # A cluster that covers what the members lack, from a country not yet in it ...
+    strong = await new_cluster(
+        platform, "kr", name=f"Gwangju {t}", competences=[f"{t} solid electrolyte coating"]
+    )
+    # ... and one that only repeats what a member covers already.
+    await new_cluster(platform, "eu", name=f"Lyon {t}", competences=[f"{t} recycling process"])
+    async with as_person(platform, lead_manager) as c:
+        p = ok(
+            await c.post(
+                "/v1/partnerships",
+                json={
+                    "name": f"Solid state {t}",
+                    "field": "solid-state batteries",
+                    "lead_cluster_id": lead["id"],
+                    "members": [de["id"], br["id"]],
+                    "competences": [f"{t} recycling process", f"{t} solid electrolyte coating"],
+                },
+            ),
+            201,
+        )
+    async with platform.client("br") as c:  # any tenant may look
+
+        async def candidates() -> list[dict[str, Any]]:
+            r = await c.get(f"/v1/matching/partnerships/{p['id']}/candidates")
+            found: list[dict[str, Any]] = ok(r)["candidates"]
+            return found
+
+        found = await eventually(
+            candidates, until=lambda cs: any(x["partner"]["id"] == strong["id"] for x in cs)
+        )
+        best = found[0]
+        assert best["partner"]["id"] == strong["id"]
+        assert best["improves"] == [f"{t} solid electrolyte coating"]
+        assert best["new_country"] is True
+        ids = {x["partner"]["id"] for x in found}
+        assert not ids & {lead["id"], de["id"], br["id"]}  # members are not candidates
+        assert all(f"Lyon {t}" != x["partner"]["name"] for x in found)
+        r = await c.get(f"/v1/matching/partnerships/{uuid.uuid4()}/candidates")
+        assert_problem(r, 404)
