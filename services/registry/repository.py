@@ -225,8 +225,20 @@ class PartnershipRepository:
         cluster_id: uuid.UUID | None = None,
         market: str | None = None,
         text_query: str | None = None,
+        formed: bool | None = None,
     ) -> tuple[list[Partnership], str | None]:
         stmt = select(Partnership)
+        if formed is not None:
+            accepted_countries = (
+                select(func.count(func.distinct(PartnershipMember.country)))
+                .where(
+                    PartnershipMember.partnership_id == Partnership.id,
+                    PartnershipMember.status == "accepted",
+                )
+                .scalar_subquery()
+            )
+            is_formed = accepted_countries >= Partnership.min_countries
+            stmt = stmt.where(is_formed if formed else ~is_formed)
         if cluster_id is not None:
             stmt = stmt.where(
                 Partnership.id.in_(

@@ -246,6 +246,12 @@ async def test_registration_refusals_change_nothing(platform: Platform) -> None:
         r = await c.post(f"/v1/trainings/{uuid.uuid4()}/registrations", json={"name": "A"})
         assert_problem(r, 404)
     assert await registration_rows(platform, tid) == 1
+    past = await new_training(
+        platform, "eu", sessions=[{"date": "2020-01-06", "start": "09:00", "end": "12:00"}]
+    )
+    problem = assert_problem(await enrol(platform, p, past["id"]), 409)
+    assert "over" in problem["detail"]
+    assert await registration_rows(platform, past["id"]) == 0
     async with platform.client("eu") as c:
         r = await c.post("/v1/trainings", json=training_payload(capacity=0))
         assert_problem(r, 422)

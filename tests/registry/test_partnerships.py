@@ -153,6 +153,9 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
         after = ok(await c.get(f"/v1/partnerships/{pid}"))
     assert after["countries_accepted"] == ["JP"]
 
+    async with platform.client("kr") as c:
+        listed = ok(await c.get("/v1/partnerships", params={"q": t, "formed": "false"}))
+        assert [i["id"] for i in listed["items"]] == [pid]
     async with as_person(platform, m_de) as c:
         p = ok(await c.post(accept.format(de["id"])))
         assert (p["formed"], p["countries_accepted"]) == (False, ["DE", "JP"])
@@ -195,6 +198,10 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
         listed = ok(await c.get("/v1/partnerships", params={"q": t, "market": "US"}))
         assert [i["id"] for i in listed["items"]] == [pid]
         listed = ok(await c.get("/v1/partnerships", params={"q": t, "market": "CN"}))
+        assert listed["items"] == []
+        listed = ok(await c.get("/v1/partnerships", params={"q": t, "formed": "true"}))
+        assert [i["id"] for i in listed["items"]] == [pid]
+        listed = ok(await c.get("/v1/partnerships", params={"q": t, "formed": "false"}))
         assert listed["items"] == []
 
 
