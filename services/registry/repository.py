@@ -260,6 +260,16 @@ class PartnershipRepository:
             self.session, stmt, Partnership.created_at, Partnership.id, limit, cursor
         )
 
+    async def names_with_member(self, cluster_id: uuid.UUID) -> list[str]:
+        """Partnerships the cluster leads or was invited to (whatever it answered)."""
+        stmt = (
+            select(Partnership.name)
+            .join(PartnershipMember, PartnershipMember.partnership_id == Partnership.id)
+            .where(PartnershipMember.cluster_id == cluster_id)
+            .order_by(Partnership.name)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def all_except_of(self, cluster_id: uuid.UUID, limit: int) -> list[Partnership]:
         """Partnerships the cluster is not in, newest first (candidates for search)."""
         stmt = (

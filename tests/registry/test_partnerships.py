@@ -380,6 +380,11 @@ async def test_refusals_change_nothing(platform: Platform) -> None:
         r = await c.post(f"/v1/partnerships/{p['id']}/members", json={"cluster_id": other_jp["id"]})
         assert_problem(r, 403)
         assert_problem(await c.patch(f"/v1/partnerships/{p['id']}", json={"name": "x"}), 403)
+    # A cluster in a partnership is not deleted from under it.
+    async with platform.client("br") as c:
+        problem = assert_problem(await c.delete(f"/v1/clusters/{br['id']}"), 409)
+        assert f"Two countries {t}" in problem["detail"]
+        ok(await c.get(f"/v1/clusters/{br['id']}"))
     async with platform.client("eu") as c:
         assert_problem(await c.patch(f"/v1/partnerships/{p['id']}", json={"name": "x"}), 403)
         assert_problem(await c.get(f"/v1/partnerships/{uuid.uuid4()}"), 404)
