@@ -59,6 +59,10 @@ def ends_at(training: Training) -> datetime:
     return SessionWindow.from_json(training.sessions[-1]).bounds(ZoneInfo(training.timezone))[1]
 
 
+def starts_at(training: Training) -> datetime:
+    return SessionWindow.from_json(training.sessions[0]).bounds(ZoneInfo(training.timezone))[0]
+
+
 def create(session: AsyncSession, tenant: str, body: TrainingCreate) -> Training:
     if not body.online and not body.venue:
         raise Problem(422, "A training on site needs a venue (or say online: true).", field="venue")
@@ -233,6 +237,12 @@ async def mark_attendance(
     session: AsyncSession, training: Training, registration_id: uuid.UUID, attended: bool
 ) -> tuple[TrainingRegistration, Place | None]:
     """The organiser, on the day: only a person holding a seat can have attended."""
+    if attended and datetime.now(UTC) < starts_at(training):
+        raise Problem(
+            409,
+            "The training has not started yet; attendance is taken on the day.",
+            slug="training-not-started",
+        )
     repo = TrainingsRepository(session)
     await repo.lock_queue(training.id)
     row = await repo.registration(training.id, registration_id)

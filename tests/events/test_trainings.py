@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -146,8 +147,28 @@ async def test_a_cancellation_moves_the_first_waiting_person_up_and_mails_them(
     ]
 
 
+def under_way() -> list[dict[str, str]]:
+    """Sessions yesterday and tomorrow (UTC): started, and not over, at any hour."""
+    today = datetime.now(UTC).date()
+    return [
+        {"date": str(today - timedelta(days=1)), "start": "00:00", "end": "23:59"},
+        {"date": str(today + timedelta(days=1)), "start": "00:00", "end": "23:59"},
+    ]
+
+
 async def test_attendance_and_a_certificate_only_for_those_who_came(platform: Platform) -> None:
-    training = await new_training(platform, "eu", capacity=1)
+    # Attendance is taken on the day, not before the training starts.
+    ahead = await new_training(platform, "eu", capacity=1)
+    (early,) = await people(platform, 1, ("jp",))
+    reg = ok(await enrol(platform, early, ahead["id"]), 201)
+    async with platform.client("eu") as c:
+        r = await c.post(
+            f"/v1/trainings/{ahead['id']}/registrations/{reg['id']}/attendance",
+            json={"attended": True},
+        )
+        assert "not started" in assert_problem(r, 409)["detail"]
+
+    training = await new_training(platform, "eu", capacity=1, timezone="UTC", sessions=under_way())
     tid = training["id"]
     came, waited, stranger = await people(platform, 3, ("jp", "br", "eu"))
     seat = ok(await enrol(platform, came, tid), 201)
