@@ -20,3 +20,4 @@ class GatewayState:
     links: Links
     policy: SessionPolicy
     people_mail: DurableConsumer
+    partnership_mail: DurableConsumer

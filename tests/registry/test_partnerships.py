@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tests.events.helpers import assert_problem, event_payload, ok
-from tests.harness import Platform, eventually
+from tests.harness import Platform, eventually, mail_to
 from tests.people_helpers import SignedInPerson, as_person, many_people
 from tests.registry_helpers import cluster_payload
 
@@ -139,6 +139,12 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
         kr["id"]: "invited",
     }
     assert p["competences"], "covered competences become the shared ones"
+    # Whoever speaks for an invited cluster hears of it by mail; the lead is not invited.
+    invitation = await mail_to(platform, m_de.email, f"Circular batteries {t}")
+    assert f"/v1/partnerships/{pid}/members/{de['id']}/accept" in invitation
+    assert f"Kansai {t} (JP)" in invitation
+    await mail_to(platform, m_kr.email, f"Circular batteries {t}")
+    assert not [m for m in platform.mail.messages() if m_lead.email in str(m["To"])]
 
     accept = f"/v1/partnerships/{pid}/members/{{}}/accept"
     # Nobody answers for another cluster: not the lead's manager, not another tenant's
