@@ -212,6 +212,7 @@ async def certificate(
         row,
         f"the {training.tenant.upper()} agency",
         rt.settings.certificate_font,
+        rt.settings.certificate_fallback_fonts,
     )
     return Response(
         pdf,
