@@ -107,6 +107,22 @@ async def test_fifty_concurrent_registrations_fill_twenty_seats_and_queue_thirty
     assert [i["waiting_position"] for i in listing["items"][20:]] == list(range(1, 31))
     told = {b["id"]: (b["status"], b["waiting_position"]) for b in bodies}
     assert all(told[i["id"]] == (i["status"], i["waiting_position"]) for i in listing["items"])
+    # Each place is announced on the bus with what its person was told.
+    engine = create_async_engine(platform.database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT payload->'data'->>'change', count(*) FROM events.outbox "
+                    "WHERE subject = 'events.training.registration' "
+                    "AND payload->'data'->>'training_id' = :t GROUP BY 1"
+                ),
+                {"t": tid},
+            )
+            announced = {r[0]: r[1] for r in rows}
+    finally:
+        await engine.dispose()
+    assert announced == {"registered": 20, "waiting": 30}
 
 
 async def test_a_cancellation_moves_the_first_waiting_person_up_and_mails_them(
