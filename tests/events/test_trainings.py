@@ -145,7 +145,10 @@ async def test_a_cancellation_moves_the_first_waiting_person_up_and_mails_them(
     assert (mine["status"], mine["waiting_position"]) == ("registered", None)
     async with as_person(platform, p4) as c:
         mine = ok(await c.get(f"/v1/trainings/{tid}/registrations/{regs[3]['id']}"))
+        assert ok(await c.get(f"/v1/trainings/{tid}/registrations/mine")) == mine
     assert (mine["status"], mine["waiting_position"]) == ("waiting", 1)
+    async with as_person(platform, p2) as c:  # cancelled: no live registration
+        assert_problem(await c.get(f"/v1/trainings/{tid}/registrations/mine"), 404)
     mail = await mail_to(platform, p3.email, "it is yours")
     assert training["title"] in mail
 

@@ -132,6 +132,23 @@ async def _visible(
 
 
 @router.get(
+    "/{training_id}/registrations/mine", response_model=RegistrationOut, dependencies=[READ]
+)
+async def my_registration(
+    training: TrainingDep, caller: CallerDep, session: SessionDep
+) -> RegistrationOut:
+    """The calling person's live registration for this training (404 if none)."""
+    if caller.person_id is None:
+        raise not_found("registration")
+    repo = TrainingsRepository(session)
+    row = await repo.live_of_person(training.id, caller.person_id)
+    if row is None:
+        raise not_found("registration")
+    where = trainings.places(training, await repo.queue(training.id))
+    return trainings.present_registration(row, where.get(row.id))
+
+
+@router.get(
     "/{training_id}/registrations/{registration_id}",
     response_model=RegistrationOut,
     dependencies=[READ],
