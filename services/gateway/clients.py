@@ -24,6 +24,7 @@ KNOWN_SCOPES = frozenset(
         "events:read",
         "events:participate",
         "events:organise",
+        "webhooks:manage",
         "admin",
     }
 )
@@ -35,6 +36,7 @@ AGENCY_SCOPES = (
     "events:read",
     "events:participate",
     "events:organise",
+    "webhooks:manage",
 )
 
 
