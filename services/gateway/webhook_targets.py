@@ -18,6 +18,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 MAX_URL_LENGTH = 2000
+# A subscription request waits at most this long for the name to resolve.
+RESOLVE_SECONDS = 5.0
 
 
 class TargetRefused(OSError):
@@ -73,8 +75,11 @@ async def check_target(url: str, *, allow_private: bool, allow_http: bool) -> No
         check_address(literal, allow_private)
         return
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM),
+            timeout=RESOLVE_SECONDS,
+        )
+    except (OSError, TimeoutError) as exc:
         raise TargetRefused(f"The host {host!r} does not resolve.") from exc
     if not infos:
         raise TargetRefused(f"The host {host!r} does not resolve.")

@@ -444,3 +444,52 @@ async def test_event_types_offered_follow_the_scopes(platform: Platform) -> None
     assert {"cluster.upserted", "meeting_request.sent", "agenda.published"} <= names
     async with httpx.AsyncClient(base_url=platform.gateway_url) as anonymous:
         assert_problem(await anonymous.get("/v1/webhooks/event-types"), 401)
+
+
+async def test_an_agenda_reaches_the_organiser_and_the_participants_tenants_only(
+    platform: Platform,
+) -> None:
+    receivers = {who: Receiver() for who in ("eu", "jp", "kr", "br")}
+    for r in receivers.values():
+        await r.start()
+    subs = {
+        who: await subscribe(platform, who, r.url, ["agenda.published"])
+        for who, r in receivers.items()
+    }
+    try:
+        ev = await new_event(platform, "eu")
+        eid = ev["id"]
+        await move(platform, "eu", eid, "registration")
+        jp_cluster = await known_cluster(platform, "jp")
+        kr_cluster = await known_cluster(platform, "kr")
+        for cluster in (jp_cluster, kr_cluster):
+            await register(platform, "eu", eid, cluster["id"])
+        await move(platform, "eu", eid, "requests")
+        request = await request_meeting(platform, "jp", eid, jp_cluster["id"], kr_cluster["id"])
+        async with platform.client("kr") as c:
+            ok(await c.post(f"/v1/events/{eid}/requests/{request['id']}/accept"))
+        await move(platform, "eu", eid, "scheduling")
+        async with platform.client("eu") as c:
+            ok(await c.post(f"/v1/events/{eid}/schedules", json={"time_limit": 5}), 201)
+            ok(await c.post(f"/v1/events/{eid}/publish"))
+
+        def agendas(who: str) -> list[dict[str, Any]]:
+            return [
+                verified(subs[who]["secret"], g)["data"]
+                for g in receivers[who].of_type("agenda.published")
+                if g.json["data"]["event_id"] == eid
+            ]
+
+        async def heard() -> bool:
+            return all(agendas(who) for who in ("eu", "jp", "kr"))
+
+        await eventually(heard, timeout=TIMEOUT)
+        assert agendas("jp")[0]["meetings"] == 1
+        queued_for_br = await deliveries(platform, "br", subs["br"]["id"])
+        assert f"event:{eid}" not in {d["subject"] for d in queued_for_br}
+        assert agendas("br") == []
+    finally:
+        for r in receivers.values():
+            await r.stop()
+        for who, s in subs.items():
+            await unsubscribe(platform, who, s["id"])
