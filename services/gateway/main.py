@@ -15,12 +15,13 @@ from services.gateway.clients import Authenticator
 from services.gateway.deps import GatewayRuntime
 from services.gateway.idempotency import IdempotencyStore
 from services.gateway.mail import MailSender
-from services.gateway.messaging import webhook_consumers
+from services.gateway.messaging import hear_revocations, webhook_consumers
 from services.gateway.models import Outbox
 from services.gateway.openapi import OpenApiCache
 from services.gateway.people import Links
 from services.gateway.proxy import STREAMED_PATHS, GatewayProxy, ProxyState
-from services.gateway.ratelimit import RateLimiter
+from services.gateway.ratelimit import RateLimiter, SharedRateLimiter
+from services.gateway.repository import RateBuckets
 from services.gateway.sessions import SessionPolicy, SessionResolver
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
@@ -62,13 +63,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             lock_for=timedelta(minutes=cfg.sign_in_lock_minutes),
             delay_base=cfg.sign_in_delay_base,
         )
+        authenticator = Authenticator(rt.sessionmaker, ttl=cfg.auth_cache_seconds)
+        await hear_revocations(rt, authenticator.evict)
         proxy = ProxyState(
             http=_upstream_client(cfg),
             upstreams=cfg.upstreams(),
             internal_token=cfg.internal_token,
-            authenticator=Authenticator(rt.sessionmaker, ttl=cfg.auth_cache_seconds),
+            authenticator=authenticator,
             sessions=SessionResolver(rt.sessionmaker, policy, ttl=cfg.session_cache_seconds),
-            limiter=RateLimiter(cfg.rate_per_second, cfg.rate_burst),
+            limiter=_limiter(rt, cfg),
             # The lease outlives the upstream timeout: a pending key is only taken over
             # once its first request can no longer be running through this gateway.
             idempotency=IdempotencyStore(
@@ -114,6 +117,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url="/_gateway/openapi.json",
         large_body_paths=dict.fromkeys(STREAMED_PATHS, cfg.max_upload_bytes),
     )
+
+
+def _limiter(rt: GatewayRuntime, cfg: GatewaySettings) -> RateLimiter | SharedRateLimiter:
+    if cfg.rate_limit_store == "process":
+        return RateLimiter(cfg.rate_per_second, cfg.rate_burst)
+    return SharedRateLimiter(RateBuckets(rt.engine), cfg.rate_per_second, cfg.rate_burst)
 
 
 def _webhook_dispatcher(rt: GatewayRuntime, cfg: GatewaySettings) -> WebhookDispatcher:

@@ -1,10 +1,15 @@
 """What the gateway publishes (through its outbox, on the GATEWAY stream) and consumes
-(registry and events facts, fanned out into webhook deliveries)."""
+(registry and events facts, fanned out into webhook deliveries; its own revocations,
+heard by every replica)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
+import structlog
+from nats.aio.msg import Msg
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway import webhooks
@@ -16,6 +21,8 @@ from shared.messaging.consumer import DurableConsumer
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import record_event
 from shared.runtime import AnyRuntime
+
+_log = structlog.get_logger("gateway.messaging")
 
 WEBHOOK_CONSUMERS = {
     "gateway-webhooks-registry": (registry.STREAM, registry.CLUSTER_ALL),
@@ -57,3 +64,21 @@ def webhook_consumers(rt: AnyRuntime, wake: Callable[[], None]) -> list[DurableC
         )
         for name, (stream, subject) in WEBHOOK_CONSUMERS.items()
     ]
+
+
+async def hear_revocations(rt: AnyRuntime, evict: Callable[[uuid.UUID], None]) -> None:
+    """Every replica drops a revoked key from its cache the moment the fact is
+    published, not when its cache entry runs out. A plain (not durable) subscription:
+    JetStream also hands each published message to the subject's live subscribers. A
+    revocation missed while this replica was disconnected still ends with the cache
+    entry's short life (auth_cache_seconds)."""
+
+    async def on_revoked(msg: Msg) -> None:
+        try:
+            fact = Envelope.from_bytes(msg.data).payload(contract.ClientRevoked)
+        except ValidationError as exc:
+            _log.warning("revocation off its contract; ignored", error=str(exc))
+            return
+        evict(fact.id)
+
+    await rt.nats.subscribe(contract.CLIENT_REVOKED, cb=on_revoked)

@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
+    Double,
     ForeignKey,
     Identity,
     Integer,
@@ -215,3 +217,14 @@ class EventTenant(Base):
 
 class Inbox(InboxMixin, Base):
     __tablename__ = "inbox"
+
+
+class RateBucket(Base):
+    """A client's token bucket, shared by every gateway replica (UNLOGGED: see 0005)."""
+
+    __tablename__ = "rate_buckets"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

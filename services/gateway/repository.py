@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.gateway.models import (
@@ -382,3 +382,42 @@ class WebhookRepository:
                     EventTenant.event_id == event_id, EventTenant.tenant == tenant
                 )
             )
+
+
+# One statement, one round trip: refill by the time since the last request (measured by
+# the database's clock, the one clock every replica shares), take a token if there is
+# one, and say whether it was taken. The row lock serialises one client's requests
+# across replicas; other clients never wait on each other.
+_TAKE_TOKEN = text(
+    """
+    INSERT INTO gateway.rate_buckets AS b (client_id, tokens, allowed, updated_at)
+    VALUES (:client_id, :burst - 1, true, clock_timestamp())
+    ON CONFLICT (client_id) DO UPDATE SET
+      tokens = LEAST(:burst, b.tokens
+                 + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * :rate)
+               - CASE WHEN LEAST(:burst, b.tokens
+                 + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * :rate) >= 1
+                 THEN 1 ELSE 0 END,
+      allowed = LEAST(:burst, b.tokens
+                 + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * :rate) >= 1,
+      updated_at = clock_timestamp()
+    RETURNING tokens, allowed
+    """
+)
+
+
+class RateBuckets:
+    """The shared token buckets, on an autocommit engine (no BEGIN/COMMIT round trips)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def take(self, client_id: uuid.UUID, rate: int, burst: int) -> tuple[bool, float]:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    _TAKE_TOKEN,
+                    {"client_id": client_id, "rate": float(rate), "burst": float(burst)},
+                )
+            ).one()
+        return bool(row.allowed), float(row.tokens)

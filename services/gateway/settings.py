@@ -19,6 +19,9 @@ class GatewaySettings(ServiceSettings):
     # Per API client, unless the client has its own figures.
     rate_per_second: int = 50
     rate_burst: int = 100
+    # "shared": buckets in PostgreSQL, one limit across every replica; "process": each
+    # replica its own (N replicas allow N times the rate), no database round trip.
+    rate_limit_store: Literal["shared", "process"] = "shared"
     # Upstream read timeout: a slow service answers 504 after this, never hangs a client.
     upstream_timeout: float = 10.0
     upstream_connections: int = 200
