@@ -27,6 +27,7 @@ class Received:
 class Receiver:
     port: int = field(default_factory=free_port)
     status: int = 200
+    answer: str | None = None  # the body it answers with; "answered <status>" if None
     received: list[Received] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
@@ -36,7 +37,8 @@ class Receiver:
 
     async def _take(self, request: web.Request) -> web.Response:
         self.received.append(Received(dict(request.headers), await request.read()))
-        return web.Response(status=self.status, text=f"answered {self.status}")
+        text = self.answer if self.answer is not None else f"answered {self.status}"
+        return web.Response(status=self.status, text=text)
 
     async def start(self) -> None:
         app = web.Application()

@@ -73,6 +73,14 @@ class Outcome:
         return f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")
 
 
+def _storable(text: bytes | str) -> str:
+    """What an endpoint said, as text PostgreSQL can keep: an answer with NUL in it must
+    not make its attempt unrecordable (and so retried for ever, never counted)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
 class WebhookDispatcher:
     def __init__(
         self,
@@ -150,14 +158,14 @@ class WebhookDispatcher:
             async with self._client().post(
                 due.url, data=body.encode(), headers=headers, allow_redirects=False
             ) as response:
-                text = (await response.content.read(KEPT_BODY * 4)).decode("utf-8", "replace")
-                return Outcome(response.status, None, text[:KEPT_BODY], took())
+                raw = await response.content.read(KEPT_BODY * 4)
+                return Outcome(response.status, None, _storable(raw)[:KEPT_BODY], took())
         except TimeoutError:
             return Outcome(None, f"no answer within {self.timeout:g} s", None, took())
         except aiohttp.ClientConnectorError as exc:
-            return Outcome(None, f"cannot connect: {exc.os_error or exc}", None, took())
+            return Outcome(None, _storable(f"cannot connect: {exc.os_error or exc}"), None, took())
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return Outcome(None, f"{type(exc).__name__}: {exc}"[:500], None, took())
+            return Outcome(None, _storable(f"{type(exc).__name__}: {exc}")[:500], None, took())
 
     async def _deliver(self, due: DueDelivery) -> None:
         outcome = await self._post(due)

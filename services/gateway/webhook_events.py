@@ -87,9 +87,13 @@ async def recipients(envelope: Envelope, event_tenants: EventTenants) -> list[Re
     if kind is None:
         return []
     if kind.subject in (registry.CLUSTER_UPSERTED, registry.CLUSTER_DELETED):
-        cluster = str(envelope.data["id"])
+        cluster: registry.ClusterPublic | registry.ClusterDeleted = (
+            envelope.payload(registry.ClusterPublic)
+            if kind.subject == registry.CLUSTER_UPSERTED
+            else envelope.payload(registry.ClusterDeleted)
+        )
         # The cluster's own tenant only: its profile's changes are its agency's news.
-        return [Recipient(envelope.tenant, kind.name, f"cluster:{cluster}")]
+        return [Recipient(cluster.tenant, kind.name, f"cluster:{cluster.id}")]
     if kind.subject == events.SCHEDULE_PUBLISHED:
         fact = envelope.payload(events.SchedulePublished)
         tenants = {envelope.tenant, *await event_tenants(fact.event_id)}

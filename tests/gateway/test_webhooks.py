@@ -493,3 +493,30 @@ async def test_an_agenda_reaches_the_organiser_and_the_participants_tenants_only
             await r.stop()
         for who, s in subs.items():
             await unsubscribe(platform, who, s["id"])
+
+
+async def test_an_answer_with_nul_in_it_is_kept_and_counted(platform: Platform) -> None:
+    """A hostile endpoint's answer must not make its attempt unrecordable (it would be
+    sent again for ever and never pause)."""
+    receiver = Receiver(status=200, answer="ok\x00" + "x" * 5000)
+    await receiver.start()
+    sub = await subscribe(platform, "kr", receiver.url, ["cluster.upserted"])
+    try:
+        async with platform.client("kr") as c:
+            cluster = ok(await c.post("/v1/clusters", json=cluster_payload("kr")), 201)
+
+        async def done() -> list[dict[str, Any]]:
+            return [
+                d for d in await deliveries(platform, "kr", sub["id"])
+                if d["subject"] == f"cluster:{cluster['id']}" and d["state"] == "delivered"
+            ]  # fmt: skip
+
+        delivery = (await eventually(done, timeout=TIMEOUT))[0]
+        async with platform.client("kr") as c:
+            detail = ok(await c.get(f"/v1/webhooks/{sub['id']}/deliveries/{delivery['id']}"))
+        [attempt] = detail["attempt_log"]
+        assert attempt["response_body"].startswith("ok\ufffdxxx")
+        assert len(attempt["response_body"]) == 2000
+    finally:
+        await receiver.stop()
+        await unsubscribe(platform, "kr", sub["id"])
