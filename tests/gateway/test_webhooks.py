@@ -4,6 +4,8 @@ repeated failure and resumable; tenants see and hear only their own."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import uuid
 from collections import defaultdict
@@ -520,3 +522,44 @@ async def test_an_answer_with_nul_in_it_is_kept_and_counted(platform: Platform) 
     finally:
         await receiver.stop()
         await unsubscribe(platform, "kr", sub["id"])
+
+
+async def test_two_dispatchers_share_the_work_and_keep_the_order_per_subject(
+    platform: Platform,
+) -> None:
+    """A second replica's dispatcher on the same tables: nothing twice, nothing out of
+    order (only the first waiting delivery of a subject is ever taken)."""
+    receiver = Receiver()
+    await receiver.start()
+    engine = create_async_engine(platform.database_url)
+    second = WebhookDispatcher(
+        create_sessionmaker(engine),
+        RetryPolicy(base_seconds=0.05, max_seconds=0.4),
+        allow_private=True,
+        poll_seconds=0.2,
+    )
+    task = asyncio.create_task(second.run())
+    sub = await subscribe(platform, "eu", receiver.url, ["cluster.upserted"])
+    try:
+        async with platform.client("eu") as c:
+            cluster = ok(await c.post("/v1/clusters", json=cluster_payload("eu")), 201)
+        for i in range(9):
+            await patch_cluster(platform, "eu", cluster["id"], city=f"City {i}")
+
+        async def versions() -> list[int]:
+            return [
+                verified(sub["secret"], g)["data"]["version"]
+                for g in receiver.of_type("cluster.upserted")
+                if g.json["data"]["id"] == cluster["id"]
+            ]
+
+        got = await eventually(versions, until=lambda v: len(v) >= 10, timeout=TIMEOUT)
+        assert got == list(range(1, 11))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await second.close()
+        await engine.dispose()
+        await receiver.stop()
+        await unsubscribe(platform, "eu", sub["id"])
