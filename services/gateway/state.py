@@ -9,6 +9,7 @@ from services.gateway.openapi import OpenApiCache
 from services.gateway.people import Links
 from services.gateway.proxy import ProxyState
 from services.gateway.sessions import SessionPolicy
+from services.gateway.webhook_dispatch import WebhookDispatcher
 
 
 @dataclass
@@ -18,3 +19,4 @@ class GatewayState:
     mail: MailSender
     links: Links
     policy: SessionPolicy
+    webhooks: WebhookDispatcher
