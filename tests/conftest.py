@@ -111,13 +111,17 @@ from shared.db.engine import create_sessionmaker  # noqa: E402
 from shared.db.migrations import upgrade_all  # noqa: E402
 from tests.harness import INTERNAL_TOKEN, Platform, serve  # noqa: E402
 
-# Keys the tests use: one agency per tenant they need, an operator, and a read-only key.
+# Keys the tests use: one agency per tenant they need (trusted with labels, as an agency
+# desk that records benchmarking results is), an operator, a jp key that may not set
+# labels or verify, and a read-only key.
+VERIFIER_SCOPES = (*AGENCY_SCOPES, "registry:verify")
 TEST_CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "operator": ("eu", ("admin",)),
-    "eu": ("eu", AGENCY_SCOPES),
-    "jp": ("jp", AGENCY_SCOPES),
-    "br": ("br", AGENCY_SCOPES),
-    "kr": ("kr", AGENCY_SCOPES),
+    "eu": ("eu", VERIFIER_SCOPES),
+    "jp": ("jp", VERIFIER_SCOPES),
+    "br": ("br", VERIFIER_SCOPES),
+    "kr": ("kr", VERIFIER_SCOPES),
+    "jp_agent": ("jp", AGENCY_SCOPES),
     "jp_readonly": ("jp", ("registry:read", "matching:read", "events:read")),
 }
 
