@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from httpx_aiohttp import AiohttpTransport
 
+from services.gateway import messaging
 from services.gateway.api import routers
 from services.gateway.clients import Authenticator
 from services.gateway.deps import GatewayRuntime
@@ -27,6 +28,8 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from services.gateway.webhook_dispatch import RetryPolicy, WebhookDispatcher
 from shared.app import create_service_app
+from shared.contracts import events
+from shared.messaging.streams import ensure_stream
 from shared.runtime import AnyRuntime
 
 __all__ = ["GatewaySettings", "create_app"]
@@ -80,9 +83,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         mail = MailSender(rt.sessionmaker, cfg.smtp_url)
         dispatcher = _webhook_dispatcher(rt, cfg)
+        # The events service may start after us; its stream must exist for our consumers.
+        await ensure_stream(rt.jetstream, events.STREAM, cfg.nats_stream_replicas)
+        people_mail = messaging.people_mail_consumer(
+            rt, rt.sessionmaker, lambda applied: mail.wake() if applied else None
+        )
         if cfg.run_workers:
             rt.start("idempotency-purge", _purge_forever(proxy.idempotency))
             rt.start("mail-sender", mail.run())
+            rt.start("people-mail-consumer", people_mail.run())
             rt.start("webhook-dispatcher", dispatcher.run())
             for consumer in webhook_consumers(rt, dispatcher.wake):
                 rt.start(consumer.name, consumer.run())
@@ -94,6 +103,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             links=links,
             policy=policy,
             webhooks=dispatcher,
+            people_mail=people_mail,
         )
 
     async def stop(rt: AnyRuntime) -> None:

@@ -1,6 +1,6 @@
 """What the gateway publishes (through its outbox, on the GATEWAY stream) and consumes
 (registry and events facts, fanned out into webhook deliveries; its own revocations,
-heard by every replica)."""
+heard by every replica; mail to people that other services ask for)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from collections.abc import Callable
 import structlog
 from nats.aio.msg import Msg
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway import webhooks
+from services.gateway import people_mail, webhooks
 from services.gateway.models import ApiClient, Inbox, Outbox
 from shared.contracts import events, registry
 from shared.contracts import gateway as contract
 from shared.db.session import ANY_TENANT, scope_to_tenant
-from shared.messaging.consumer import DurableConsumer
+from shared.messaging.consumer import Committed, DurableConsumer
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import record_event
 from shared.runtime import AnyRuntime
@@ -28,6 +28,7 @@ WEBHOOK_CONSUMERS = {
     "gateway-webhooks-registry": (registry.STREAM, registry.CLUSTER_ALL),
     "gateway-webhooks-events": (events.STREAM, events.SUBJECTS[0]),
 }
+PEOPLE_MAIL_CONSUMER = "gateway-people-mail"
 
 
 def client_created(session: AsyncSession, client: ApiClient) -> None:
@@ -82,3 +83,19 @@ async def hear_revocations(rt: AnyRuntime, evict: Callable[[uuid.UUID], None]) -
         evict(fact.id)
 
     await rt.nats.subscribe(contract.CLIENT_REVOKED, cb=on_revoked)
+
+
+def people_mail_consumer(
+    rt: AnyRuntime, sessionmaker: async_sessionmaker[AsyncSession], on_committed: Committed
+) -> DurableConsumer:
+    """Mail requests from the events service into the mail outbox."""
+    return DurableConsumer(
+        name=PEOPLE_MAIL_CONSUMER,
+        stream=events.STREAM,
+        subject=events.PEOPLE_MAIL_REQUESTED,
+        js=rt.jetstream,
+        sessionmaker=sessionmaker,
+        inbox=Inbox,
+        handler=people_mail.apply,
+        on_committed=on_committed,
+    )

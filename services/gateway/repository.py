@@ -128,6 +128,16 @@ class PeopleRepository:
             stmt = stmt.with_for_update()
         return (await self.session.scalars(stmt)).first()
 
+    async def active_among(self, person_ids: Sequence[uuid.UUID]) -> Sequence[Person]:
+        if not person_ids:
+            return []
+        stmt = (
+            select(Person)
+            .where(Person.id.in_(person_ids), Person.status == "active")
+            .order_by(Person.id)
+        )
+        return (await self.session.scalars(stmt)).all()
+
     async def of_tenant(self, tenant: str | None) -> Sequence[Person]:
         stmt = select(Person).order_by(Person.created_at, Person.id)
         if tenant is not None:

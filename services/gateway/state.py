@@ -10,6 +10,7 @@ from services.gateway.people import Links
 from services.gateway.proxy import ProxyState
 from services.gateway.sessions import SessionPolicy
 from services.gateway.webhook_dispatch import WebhookDispatcher
+from shared.messaging.consumer import DurableConsumer
 
 
 @dataclass
@@ -20,3 +21,4 @@ class GatewayState:
     links: Links
     policy: SessionPolicy
     webhooks: WebhookDispatcher
+    people_mail: DurableConsumer
