@@ -28,6 +28,14 @@ from .scoring import embedding_credit
 IntArray = npt.NDArray[np.int64]
 # Phrases of the table read per query phrase: the best ones above the noise floor.
 SCAN_PHRASES_PER_QUERY = 64
+# Candidate scans run in a reduced space (the top principal directions of the stored
+# phrase vectors) once a table is big enough for the full 512-d product to show in
+# latency; full scoring always uses the exact vectors. The reduced cosine is a little
+# lower than the exact one, hence the slack on the noise floor for candidates only.
+SCAN_DIMS = 128
+PROJECT_ABOVE = 2000
+SCAN_SLACK = 0.05
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _phrases(p: Profile, field: str) -> list[str]:
@@ -46,10 +54,30 @@ class PhraseTable:
         self.n = 0
         self.postings: list[list[int]] = []
         self._arrays: dict[int, IntArray] = {}
+        self._projection: FloatArray | None = None
+        self._reduced = np.zeros((64, 0), dtype=np.float32)
 
     @property
     def matrix(self) -> FloatArray:
         return self._vectors[: self.n]
+
+    def project(self, projection: FloatArray | None) -> None:
+        """Keep reduced copies of the vectors (dim x r projection; None: exact scans)."""
+        self._projection = projection
+        if projection is None:
+            self._reduced = np.zeros((len(self._vectors), 0), dtype=np.float32)
+            return
+        self._reduced = np.zeros((len(self._vectors), projection.shape[1]), dtype=np.float32)
+        self._reduced[: self.n] = self.matrix @ projection
+
+    def scan_space(self, queries: FloatArray) -> tuple[FloatArray, float]:
+        """(query x phrase) cosines for candidate scans, and the slack to apply."""
+        if self._projection is None:
+            exact: FloatArray = queries @ self.matrix.T
+            return exact, 0.0
+        q = np.asarray(queries @ self._projection, dtype=np.float32)
+        reduced: FloatArray = q @ self._reduced[: self.n].T
+        return reduced, SCAN_SLACK
 
     def add(self, text: str, vector: FloatArray) -> int:
         pid = self.index.get(text)
@@ -59,8 +87,13 @@ class PhraseTable:
             grown = np.zeros((2 * len(self._vectors), self.dim), dtype=np.float32)
             grown[: self.n] = self._vectors[: self.n]
             self._vectors = grown
+            reduced = np.zeros((len(grown), self._reduced.shape[1]), dtype=np.float32)
+            reduced[: self.n] = self._reduced[: self.n]
+            self._reduced = reduced
         pid = self.n
         self._vectors[pid] = vector
+        if self._projection is not None:
+            self._reduced[pid] = vector @ self._projection
         self.index[text] = pid
         self.postings.append([])
         self.n += 1
@@ -102,6 +135,21 @@ class DenseStore:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def fit_projection(self, dims: int = SCAN_DIMS, sample: int = 20000) -> None:
+        """Reduced space for candidate scans, from the stored phrase vectors (uncentred
+        SVD: dot products of unit vectors are what it keeps)."""
+        big = [t for t in self.tables.values() if t.n > PROJECT_ABOVE]
+        if not big:
+            return
+        stacked = np.concatenate([t.matrix for t in self.tables.values()])
+        if len(stacked) > sample:
+            pick = np.random.default_rng(0).choice(len(stacked), sample, replace=False)
+            stacked = stacked[pick]
+        _, _, vt = np.linalg.svd(stacked, full_matrices=False)
+        projection = np.ascontiguousarray(vt[:dims].T, dtype=np.float32)
+        for t in big:
+            t.project(projection)
 
     def __contains__(self, cluster_id: object) -> bool:
         return str(cluster_id) in self.entries
@@ -158,7 +206,8 @@ class DenseStore:
         table = self.tables[field]
         if not len(queries) or not table.n or not self.n_slots:
             return out
-        credit = embedding_credit(queries @ table.matrix.T)
+        cosines, slack = table.scan_space(queries)
+        credit = embedding_credit(cosines + np.float32(slack))
         for c in credit:
             cols = np.flatnonzero(c > 0)
             if len(cols) > SCAN_PHRASES_PER_QUERY:
@@ -198,6 +247,23 @@ class DenseStore:
         known = pos >= 0
         if known.any():
             out[known] = table.matrix[pos[known]] @ queries.T
+        return out
+
+    def best_cosines(self, ids: list[str], field: str, queries: FloatArray) -> FloatArray:
+        """(len(ids), k): per profile, each query phrase's best cosine among its `field`
+        phrases (0 for a profile without vectors or phrases there)."""
+        out = np.zeros((len(ids), len(queries)), dtype=np.float32)
+        if not len(queries):
+            return out
+        table = self.tables[field]
+        pids = [self.entries[i].pids[field] if i in self.entries else _NONE for i in ids]
+        lengths = np.array([len(p) for p in pids], dtype=np.int64)
+        if not lengths.sum():
+            return out
+        cos = table.matrix[np.concatenate(pids)] @ queries.T
+        nonempty = lengths > 0
+        starts = (np.cumsum(lengths) - lengths)[nonempty]
+        out[nonempty] = np.maximum.reduceat(cos, starts, axis=0)
         return out
 
     def profile_cosines(self, ids: list[str], query: FloatArray) -> FloatArray:

