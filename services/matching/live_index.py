@@ -66,6 +66,11 @@ class LiveIndex:
         self.refused: dict[str, str] = {}
         self._maintaining = False
 
+    async def warm_up(self) -> None:
+        """Load the embedding model now (seconds), not on the first profile event."""
+        if self.encoder is not None:
+            await asyncio.to_thread(self.encoder.encode, ["warm-up"])
+
     async def load(self) -> int:
         """(Re)build the whole index from the projection table and the stored embeddings;
         embeddings that were missing or stale are computed and stored for next time."""

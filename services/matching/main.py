@@ -38,6 +38,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
 
     async def build_state(rt: MatchingRuntime) -> MatchingState:
         live = LiveIndex(rt.sessionmaker, encoder_for(cfg.embedding_model))
+        await live.warm_up()
         await live.load()
         consumer = messaging.profiles_consumer(rt, live)
         state = MatchingState(index=live, consumer=consumer)
