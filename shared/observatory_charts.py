@@ -165,7 +165,7 @@ def tile_map(
         body.append(_text(x + (TILE - 3) / 2, y + 32, _fmt(v), size=9, anchor="middle"))
     width = 8 + (max((p[0] for p in places.values()), default=0) + 1) * TILE
     height = top + 4 + (max((p[1] for p in places.values()), default=0) + 1) * TILE
-    return _svg(max(width, 240), height, title, body)
+    return _svg(max(width, 240, 8 * len(title) + 10), height, title, body)
 
 
 def monthly_bars(title: str, months: Sequence[str], series: Mapping[str, Sequence[int]]) -> str:
