@@ -171,6 +171,14 @@ async def platform(
                 smtp_url=mailbox[1],
                 # Failed sign-ins still slow down and lock, by milliseconds here.
                 sign_in_delay_base=0.001,
+                # Webhook receivers of the tests listen on loopback, without TLS; retries
+                # come fast and give up after 8 attempts (tests/gateway/test_webhooks.py).
+                webhooks_allow_private=True,
+                webhooks_allow_http=True,
+                webhook_retry_base_seconds=0.05,
+                webhook_retry_max_seconds=0.4,
+                webhook_max_attempts=8,
+                webhook_poll_seconds=0.5,
             )
         ),
     )

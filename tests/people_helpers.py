@@ -81,3 +81,49 @@ async def as_person(platform: Platform, who: SignedInPerson) -> AsyncIterator[ht
         timeout=30,
     ) as c:
         yield c
+
+
+async def many_people(
+    platform: Platform, specs: list[tuple[str, list[str], list[str]]]
+) -> list[SignedInPerson]:
+    """Active, signed-in people written straight into the gateway's tables, one per
+    (tenant, roles, clusters): for tests that need dozens, where the invitation path
+    (a mail round-trip each, tested in tests/gateway/test_people.py) would dominate.
+    Everything they do afterwards goes through the gateway like anyone else."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from services.gateway.models import Person, PersonSession
+    from services.gateway.sessions import digest
+    from shared.db.engine import create_sessionmaker
+
+    now = datetime.now(UTC)
+    out: list[SignedInPerson] = []
+    engine = create_async_engine(platform.database_url, poolclass=NullPool)
+    try:
+        async with create_sessionmaker(engine)() as s, s.begin():
+            for tenant, roles, clusters in specs:
+                pid = uuid.uuid4()
+                email = f"{pid.hex[:12]}@{tenant}.example"
+                s.add(
+                    Person(
+                        id=pid, tenant=tenant, email=email, name=f"Person {pid.hex[:6]}",
+                        roles=roles, clusters=[uuid.UUID(c) for c in clusters], status="active",
+                        failed_sign_ins=0, created_at=now,
+                    )
+                )  # fmt: skip
+                await s.flush()
+                session_id = secrets.token_urlsafe(32)
+                s.add(
+                    PersonSession(
+                        digest=digest(session_id), person_id=pid, created_at=now,
+                        last_seen_at=now, expires_at=now + timedelta(hours=2),
+                    )
+                )  # fmt: skip
+                out.append(SignedInPerson(str(pid), email, tenant, session_id))
+    finally:
+        await engine.dispose()
+    return out

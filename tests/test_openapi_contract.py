@@ -70,10 +70,15 @@ async def test_a_generated_client_builds_without_warnings_and_works(
     platform: Platform, spec: dict[str, Any], tmp_path: Path
 ) -> None:
     (tmp_path / "spec.json").write_text(json.dumps(spec))
+    # Certificates are PDFs: the generator knows binary bodies as octet-stream only, and
+    # this is how a partner tells it to read a PDF as one.
+    (tmp_path / "config.json").write_text(
+        json.dumps({"content_type_overrides": {"application/pdf": "application/octet-stream"}})
+    )
     out = tmp_path / "cb_client"
     run = subprocess.run(
         [str(GENERATOR), "generate", "--path", "spec.json", "--meta", "none",
-         "--output-path", str(out), "--fail-on-warning"],
+         "--config", "config.json", "--output-path", str(out), "--fail-on-warning"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
         # The generator formats what it writes with ruff, which lives beside it.
         env={**os.environ, "PATH": f"{GENERATOR.parent}{os.pathsep}{os.environ['PATH']}"},

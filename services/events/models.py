@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Integer,
     String,
     Text,
@@ -166,6 +168,49 @@ class Placement(Base):
     organiser_tenant: Mapped[str] = mapped_column(String(16))
     sender_tenant: Mapped[str] = mapped_column(String(16))
     receiver_tenant: Mapped[str] = mapped_column(String(16))
+
+
+class Training(Base):
+    """A course for people (not clusters): sessions, a number of seats, a waiting list."""
+
+    __tablename__ = "trainings"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(16), index=True)  # the organiser
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    venue: Mapped[str | None] = mapped_column(String(500))
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # [{"date": "2027-03-04", "start": "09:00", "end": "12:30"}, ...] in `timezone`.
+    sessions: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+    capacity: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TrainingRegistration(Base):
+    """A person's place in a training's queue.
+
+    Whether the place is a seat or on the waiting list is never stored: it is the
+    place's rank among the live (not cancelled) registrations in `seq` order against
+    the capacity. So a cancellation moves the first waiting person up by itself, in
+    order, and no other tenant's row ever has to be rewritten for it.
+    """
+
+    __tablename__ = "training_registrations"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    training_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trainings.id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), unique=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    person_tenant: Mapped[str] = mapped_column(String(16))
+    organiser_tenant: Mapped[str] = mapped_column(String(16))
+    # As it should appear on the certificate.
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Outbox(OutboxMixin, Base):

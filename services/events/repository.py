@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,8 @@ from services.events.models import (
     Participant,
     Placement,
     Schedule,
+    Training,
+    TrainingRegistration,
 )
 from shared.pagination import keyset_page
 
@@ -200,5 +202,88 @@ class EventsRepository:
     async def placement_of(self, schedule_id: uuid.UUID, request_id: uuid.UUID) -> Placement | None:
         stmt = select(Placement).where(
             Placement.schedule_id == schedule_id, Placement.request_id == request_id
+        )
+        return (await self.session.scalars(stmt)).first()
+
+
+class TrainingsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: Training | TrainingRegistration) -> None:
+        self.session.add(row)
+
+    async def training(self, training_id: uuid.UUID) -> Training | None:
+        return await self.session.get(Training, training_id)
+
+    async def page(
+        self, limit: int, cursor: str | None, tenant: str | None
+    ) -> tuple[list[Training], str | None]:
+        stmt = select(Training)
+        if tenant:
+            stmt = stmt.where(Training.tenant == tenant)
+        return await keyset_page(
+            self.session, stmt, Training.created_at, Training.id, limit, cursor
+        )
+
+    async def lock_queue(self, training_id: uuid.UUID) -> None:
+        """Serialise every change of one training's queue until the transaction ends.
+
+        A transaction-scoped advisory lock rather than SELECT ... FOR UPDATE on the
+        training row: row-level security lets only the organiser's tenant lock that
+        row, and people of every tenant register.
+        """
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"events.training:{training_id}"},
+        )
+
+    async def queue(self, training_id: uuid.UUID) -> list[TrainingRegistration]:
+        """The live registrations, first come first."""
+        stmt = (
+            select(TrainingRegistration)
+            .where(
+                TrainingRegistration.training_id == training_id,
+                TrainingRegistration.cancelled_at.is_(None),
+            )
+            .order_by(TrainingRegistration.seq)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def live_counts(self, training_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not training_ids:
+            return {}
+        stmt = (
+            select(TrainingRegistration.training_id, func.count())
+            .where(
+                TrainingRegistration.training_id.in_(training_ids),
+                TrainingRegistration.cancelled_at.is_(None),
+            )
+            .group_by(TrainingRegistration.training_id)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def registration(
+        self, training_id: uuid.UUID, registration_id: uuid.UUID
+    ) -> TrainingRegistration | None:
+        row = await self.session.get(TrainingRegistration, registration_id)
+        return row if row is not None and row.training_id == training_id else None
+
+    async def all_of(self, training_id: uuid.UUID) -> list[TrainingRegistration]:
+        stmt = (
+            select(TrainingRegistration)
+            .where(TrainingRegistration.training_id == training_id)
+            .order_by(TrainingRegistration.seq)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def live_of_person(
+        self, training_id: uuid.UUID, person_id: uuid.UUID
+    ) -> TrainingRegistration | None:
+        stmt = select(TrainingRegistration).where(
+            TrainingRegistration.training_id == training_id,
+            TrainingRegistration.person_id == person_id,
+            TrainingRegistration.cancelled_at.is_(None),
         )
         return (await self.session.scalars(stmt)).first()

@@ -421,3 +421,85 @@ class StatisticsOut(BaseModel):
     meetings_per_participant: dict[str, int]
     meetings_per_participant_mean: float
     breaks: BreaksOut
+
+
+# ---- trainings --------------------------------------------------------------------
+
+
+class TrainingCreate(Input):
+    title: Line
+    description: Annotated[LongText, Field(max_length=5000)] = ""
+    venue: ShortText | None = None
+    online: bool = False
+    timezone: TimeZone
+    sessions: Annotated[list[SessionIn], Field(min_length=1, max_length=50)]
+    capacity: Annotated[int, Field(ge=1, le=10_000)]
+
+
+class TrainingOut(BaseModel):
+    id: uuid.UUID
+    tenant: str = Field(description="the organiser's tenant")
+    title: str
+    description: str
+    venue: str | None
+    online: bool
+    timezone: str
+    sessions: list[SessionOut]
+    capacity: int
+    registered: int = Field(description="seats taken")
+    waiting: int = Field(description="people on the waiting list")
+    version: int
+    created_at: datetime
+
+
+class TrainingPage(BaseModel):
+    items: list[TrainingOut]
+    next_cursor: str | None
+
+
+class RegistrationCreate(Input):
+    name: Annotated[Line, Field(description="your name as it should read on the certificate")]
+
+
+RegistrationStatus = Literal["registered", "waiting", "cancelled"]
+
+
+class RegistrationOut(BaseModel):
+    id: uuid.UUID
+    training_id: uuid.UUID
+    person_id: uuid.UUID
+    person_tenant: str
+    name: str
+    status: RegistrationStatus
+    waiting_position: int | None = Field(
+        description="1 for the first on the waiting list; null unless waiting"
+    )
+    attended: bool
+    created_at: datetime
+    cancelled_at: datetime | None
+    attended_at: datetime | None
+
+
+class RegistrationList(BaseModel):
+    items: list[RegistrationOut]
+    capacity: int
+    registered: int
+    waiting: int
+    attended: int
+
+
+class AttendanceIn(Input):
+    attended: bool = True
+
+
+Audience = Literal["registered", "waiting", "all"]
+
+
+class TrainingMessageIn(Input):
+    subject: Line
+    body: Annotated[LongText, Field(min_length=1, max_length=5000)]
+    to: Audience = "registered"
+
+
+class TrainingMessageOut(BaseModel):
+    recipients: int

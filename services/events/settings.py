@@ -10,3 +10,5 @@ from shared.settings import ServiceSettings
 class EventsSettings(ServiceSettings):
     # Requests also expire lazily on read; the sweep covers events nobody looks at.
     expiry_sweep_seconds: float = Field(default=30.0, gt=0)
+    # A Unicode font embedded in certificates of attendance (core font if absent).
+    certificate_font: str | None = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

@@ -10,20 +10,26 @@ import httpx
 from fastapi import FastAPI
 from httpx_aiohttp import AiohttpTransport
 
+from services.gateway import messaging
 from services.gateway.api import routers
 from services.gateway.clients import Authenticator
 from services.gateway.deps import GatewayRuntime
 from services.gateway.idempotency import IdempotencyStore
 from services.gateway.mail import MailSender
+from services.gateway.messaging import hear_revocations, webhook_consumers
 from services.gateway.models import Outbox
 from services.gateway.openapi import OpenApiCache
 from services.gateway.people import Links
 from services.gateway.proxy import STREAMED_PATHS, GatewayProxy, ProxyState
-from services.gateway.ratelimit import RateLimiter
+from services.gateway.ratelimit import RateLimiter, SharedRateLimiter
+from services.gateway.repository import RateBuckets
 from services.gateway.sessions import SessionPolicy, SessionResolver
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
+from services.gateway.webhook_dispatch import RetryPolicy, WebhookDispatcher
 from shared.app import create_service_app
+from shared.contracts import events
+from shared.messaging.streams import ensure_stream
 from shared.runtime import AnyRuntime
 
 __all__ = ["GatewaySettings", "create_app"]
@@ -60,13 +66,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             lock_for=timedelta(minutes=cfg.sign_in_lock_minutes),
             delay_base=cfg.sign_in_delay_base,
         )
+        authenticator = Authenticator(rt.sessionmaker, ttl=cfg.auth_cache_seconds)
+        await hear_revocations(rt, authenticator.evict)
         proxy = ProxyState(
             http=_upstream_client(cfg),
             upstreams=cfg.upstreams(),
             internal_token=cfg.internal_token,
-            authenticator=Authenticator(rt.sessionmaker, ttl=cfg.auth_cache_seconds),
+            authenticator=authenticator,
             sessions=SessionResolver(rt.sessionmaker, policy, ttl=cfg.session_cache_seconds),
-            limiter=RateLimiter(cfg.rate_per_second, cfg.rate_burst),
+            limiter=_limiter(rt, cfg),
             # The lease outlives the upstream timeout: a pending key is only taken over
             # once its first request can no longer be running through this gateway.
             idempotency=IdempotencyStore(
@@ -74,17 +82,34 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
         )
         mail = MailSender(rt.sessionmaker, cfg.smtp_url)
+        dispatcher = _webhook_dispatcher(rt, cfg)
+        # The events service may start after us; its stream must exist for our consumers.
+        await ensure_stream(rt.jetstream, events.STREAM, cfg.nats_stream_replicas)
+        people_mail = messaging.people_mail_consumer(
+            rt, rt.sessionmaker, lambda applied: mail.wake() if applied else None
+        )
         if cfg.run_workers:
             rt.start("idempotency-purge", _purge_forever(proxy.idempotency))
             rt.start("mail-sender", mail.run())
+            rt.start("people-mail-consumer", people_mail.run())
+            rt.start("webhook-dispatcher", dispatcher.run())
+            for consumer in webhook_consumers(rt, dispatcher.wake):
+                rt.start(consumer.name, consumer.run())
         links = Links(cfg.public_url, cfg.invitation_days, cfg.reset_minutes)
         return GatewayState(
-            proxy=proxy, openapi=OpenApiCache(), mail=mail, links=links, policy=policy
+            proxy=proxy,
+            openapi=OpenApiCache(),
+            mail=mail,
+            links=links,
+            policy=policy,
+            webhooks=dispatcher,
+            people_mail=people_mail,
         )
 
     async def stop(rt: AnyRuntime) -> None:
         if rt.has_state:
             await rt.state.proxy.http.aclose()
+            await rt.state.webhooks.close()
 
     return create_service_app(
         name="gateway",
@@ -101,6 +126,29 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # The public /openapi.json is the merged one (services.gateway.api.platform).
         openapi_url="/_gateway/openapi.json",
         large_body_paths=dict.fromkeys(STREAMED_PATHS, cfg.max_upload_bytes),
+    )
+
+
+def _limiter(rt: GatewayRuntime, cfg: GatewaySettings) -> RateLimiter | SharedRateLimiter:
+    if cfg.rate_limit_store == "process":
+        return RateLimiter(cfg.rate_per_second, cfg.rate_burst)
+    return SharedRateLimiter(RateBuckets(rt.engine), cfg.rate_per_second, cfg.rate_burst)
+
+
+def _webhook_dispatcher(rt: GatewayRuntime, cfg: GatewaySettings) -> WebhookDispatcher:
+    policy = RetryPolicy(
+        base_seconds=cfg.webhook_retry_base_seconds,
+        max_seconds=cfg.webhook_retry_max_seconds,
+        window=timedelta(hours=cfg.webhook_retry_hours),
+        max_attempts=cfg.webhook_max_attempts,
+    )
+    return WebhookDispatcher(
+        rt.sessionmaker,
+        policy,
+        allow_private=cfg.webhooks_allow_private,
+        timeout=cfg.webhook_timeout_seconds,
+        concurrency=cfg.webhook_concurrency,
+        poll_seconds=cfg.webhook_poll_seconds,
     )
 
 

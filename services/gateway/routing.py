@@ -24,6 +24,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/observatory", "registry", "registry"),
     Route("/v1/matching", "matching", "matching"),
     Route("/v1/events", "events", "events"),
+    Route("/v1/trainings", "events", "events"),
+    Route("/v1/partnerships", "registry", "registry"),
 )
 
 

@@ -39,3 +39,23 @@ async def fetch_all_profiles(
             cursor = body.get("next_cursor")
             if not cursor:
                 return out
+
+
+async def fetch_partnership(
+    registry_url: str, token: str, partnership_id: str
+) -> dict[str, Any] | None:
+    """A partnership's public page from the registry (None if there is none)."""
+    headers = {
+        INTERNAL_TOKEN_HEADER: token,
+        TENANT_HEADER: READER_TENANT,
+        SCOPES_HEADER: "registry:read",
+    }
+    async with httpx.AsyncClient(
+        base_url=registry_url, headers=headers, timeout=httpx.Timeout(10.0, connect=2.0)
+    ) as client:
+        r = await client.get(f"/v1/partnerships/{partnership_id}")
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        body: dict[str, Any] = r.json()
+        return body

@@ -139,3 +139,18 @@ class ConsortiumOut(BaseModel):
 class ConsortiaOut(BaseModel):
     cluster_id: str
     consortia: list[ConsortiumOut]
+
+
+class StrengthenCandidate(BaseModel):
+    partner: PartnerSummary
+    score: float = Field(description="coverage gained over the members, plus a new country")
+    gain: float
+    new_country: bool
+    improves: list[str] = Field(description="competences it covers better than every member")
+    coverage: list[CoverageOut]
+
+
+class StrengthenOut(BaseModel):
+    partnership_id: str
+    competences: list[str]
+    candidates: list[StrengthenCandidate]

@@ -22,3 +22,9 @@ def announce_delete(session: AsyncSession, cluster: Cluster) -> None:
         id=cluster.id, tenant=cluster.tenant, version=cluster.version + 1
     )
     record_event(session, Outbox, contract.CLUSTER_DELETED, cluster.tenant, payload)
+
+
+def announce_partnership(
+    session: AsyncSession, subject: str, tenant: str, fact: contract.PartnershipFact
+) -> None:
+    record_event(session, Outbox, subject, tenant, fact)

@@ -1,5 +1,5 @@
 """Registry tables: tenants, cluster profiles, label history, self-assessments, import
-jobs, outbox."""
+jobs, strategic partnerships, outbox."""
 
 from __future__ import annotations
 
@@ -138,6 +138,81 @@ class ImportJob(Base):
     errors: Mapped[list[dict[str, object]]] = mapped_column(JSONB, default=list)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Partnership(Base):
+    """A strategic cluster partnership, led by one cluster (its tenant owns the row).
+
+    Whether it is "formed" is never stored: it follows from the members who accepted
+    (see services.registry.partnerships), so a member of another tenant answering never
+    has to rewrite the lead's row.
+    """
+
+    __tablename__ = "partnerships"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.code"), index=True)
+    lead_cluster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clusters.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(200))  # the emerging field
+    description: Mapped[str] = mapped_column(Text, default="")
+    target_markets: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list)
+    competences: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    min_countries: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # consortium | scratch
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PartnershipMember(Base):
+    __tablename__ = "partnership_members"
+
+    partnership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partnerships.id"), primary_key=True
+    )
+    cluster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clusters.id"), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(16))  # the member cluster's tenant
+    lead_tenant: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str] = mapped_column(String(2))
+    lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))  # invited | accepted | declined
+    invited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StrategyVersion(Base):
+    """One version of a partnership's joint strategy; the newest is the current one."""
+
+    __tablename__ = "partnership_strategy_versions"
+
+    partnership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partnerships.id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    tenant: Mapped[str] = mapped_column(String(16))  # the author's
+    cluster_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))  # the member spoken for
+    person_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PartnershipActivity(Base):
+    """A mission, event or call of a partnership, with its dates."""
+
+    __tablename__ = "partnership_activities"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    partnership_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partnerships.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # mission | event | call
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    country: Mapped[str | None] = mapped_column(String(2))
+    # A matchmaking event organised under the partnership's name (events service id).
+    event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    tenant: Mapped[str] = mapped_column(String(16))  # the author's
+    cluster_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Outbox(OutboxMixin, Base):

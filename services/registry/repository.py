@@ -11,7 +11,17 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.models import Cluster, ImportJob, LabelAward, SelfAssessment, Tenant
+from services.registry.models import (
+    Cluster,
+    ImportJob,
+    LabelAward,
+    Partnership,
+    PartnershipActivity,
+    PartnershipMember,
+    SelfAssessment,
+    StrategyVersion,
+    Tenant,
+)
 from shared.pagination import keyset_page
 from shared.taxonomy import LabelLevel
 
@@ -292,3 +302,129 @@ class ObservatoryRepository:
             parts.append(f"AND {country_col} = :country")
             params["country"] = country
         return " ".join(parts), params
+
+class PartnershipRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(
+        self, row: Partnership | PartnershipMember | StrategyVersion | PartnershipActivity
+    ) -> None:
+        self.session.add(row)
+
+    async def get(self, partnership_id: uuid.UUID) -> Partnership | None:
+        return await self.session.get(Partnership, partnership_id)
+
+    async def lock(self, partnership_id: uuid.UUID) -> None:
+        """Serialise changes of one partnership's membership and strategy until commit.
+
+        An advisory lock, not FOR UPDATE on the partnership: row-level security lets
+        only the lead's tenant lock that row, and members of every tenant answer.
+        """
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"registry.partnership:{partnership_id}"},
+        )
+
+    async def clusters(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Cluster]:
+        if not ids:
+            return {}
+        rows = await self.session.scalars(select(Cluster).where(Cluster.id.in_(list(ids))))
+        return {c.id: c for c in rows}
+
+    async def members(self, partnership_ids: Sequence[uuid.UUID]) -> list[PartnershipMember]:
+        if not partnership_ids:
+            return []
+        stmt = (
+            select(PartnershipMember)
+            .where(PartnershipMember.partnership_id.in_(list(partnership_ids)))
+            .order_by(PartnershipMember.invited_at, PartnershipMember.cluster_id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def member(
+        self, partnership_id: uuid.UUID, cluster_id: uuid.UUID
+    ) -> PartnershipMember | None:
+        return await self.session.get(PartnershipMember, (partnership_id, cluster_id))
+
+    async def strategy(self, partnership_id: uuid.UUID) -> StrategyVersion | None:
+        stmt = (
+            select(StrategyVersion)
+            .where(StrategyVersion.partnership_id == partnership_id)
+            .order_by(StrategyVersion.version.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def strategy_versions(self, partnership_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not partnership_ids:
+            return {}
+        stmt = (
+            select(StrategyVersion.partnership_id, func.max(StrategyVersion.version))
+            .where(StrategyVersion.partnership_id.in_(list(partnership_ids)))
+            .group_by(StrategyVersion.partnership_id)
+        )
+        return {row[0]: int(row[1]) for row in (await self.session.execute(stmt)).all()}
+
+    async def history(self, partnership_id: uuid.UUID) -> list[StrategyVersion]:
+        stmt = (
+            select(StrategyVersion)
+            .where(StrategyVersion.partnership_id == partnership_id)
+            .order_by(StrategyVersion.version.desc())
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def activities(self, partnership_id: uuid.UUID) -> list[PartnershipActivity]:
+        stmt = (
+            select(PartnershipActivity)
+            .where(PartnershipActivity.partnership_id == partnership_id)
+            .order_by(PartnershipActivity.starts_on, PartnershipActivity.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def page(
+        self,
+        limit: int,
+        cursor: str | None,
+        *,
+        cluster_id: uuid.UUID | None = None,
+        market: str | None = None,
+        text_query: str | None = None,
+    ) -> tuple[list[Partnership], str | None]:
+        stmt = select(Partnership)
+        if cluster_id is not None:
+            stmt = stmt.where(
+                Partnership.id.in_(
+                    select(PartnershipMember.partnership_id).where(
+                        PartnershipMember.cluster_id == cluster_id
+                    )
+                )
+            )
+        if market:
+            stmt = stmt.where(Partnership.target_markets.contains([market]))
+        if text_query:
+            like = f"%{text_query.replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(
+                Partnership.name.ilike(like)
+                | Partnership.field.ilike(like)
+                | func.array_to_string(Partnership.competences, " ").ilike(like)
+            )
+        return await keyset_page(
+            self.session, stmt, Partnership.created_at, Partnership.id, limit, cursor
+        )
+
+    async def all_except_of(self, cluster_id: uuid.UUID, limit: int) -> list[Partnership]:
+        """Partnerships the cluster is not in, newest first (candidates for search)."""
+        stmt = (
+            select(Partnership)
+            .where(
+                Partnership.id.not_in(
+                    select(PartnershipMember.partnership_id).where(
+                        PartnershipMember.cluster_id == cluster_id
+                    )
+                )
+            )
+            .order_by(Partnership.created_at.desc())
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())

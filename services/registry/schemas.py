@@ -19,6 +19,7 @@ from pydantic import (
 
 from services.registry import regions
 from shared.contracts.registry import ClusterPublic, LabelOut
+from shared.schemas import Input
 from shared.taxonomy import ECOSYSTEMS, LabelLevel
 from shared.validation import CountryCode, LanguageCode, Line, LongText, ShortText
 
@@ -375,3 +376,170 @@ class Benchmark(BaseModel):
     reference_year: int
     min_peers: int
     groups: list[PeerGroup]
+# ---- strategic partnerships -------------------------------------------------------
+
+ActivityKind = Literal["mission", "event", "call"]
+MemberStatus = Literal["invited", "accepted", "declined"]
+
+
+class SuggestedMember(BaseModel):
+    """A member of a consortium suggestion, as `POST /v1/matching/consortia` returns it
+    (its other fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+
+
+class SuggestedCoverage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    competence: Annotated[ShortText, Field(max_length=200)]
+    covered: bool = True
+
+
+class ConsortiumSuggestion(BaseModel):
+    """One consortium of the matching service's answer, passed on as it came."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    members: Annotated[list[SuggestedMember], Field(min_length=1, max_length=20)]
+    coverage: Annotated[list[SuggestedCoverage], Field(max_length=20)] = []
+
+
+Competence = Annotated[ShortText, Field(max_length=200)]
+
+
+class PartnershipCreate(Input):
+    name: Line
+    field: Annotated[Line, Field(description="the emerging field, e.g. 'circular batteries'")]
+    description: Annotated[LongText, Field(max_length=5000)] = ""
+    lead_cluster_id: uuid.UUID
+    members: Annotated[
+        list[uuid.UUID],
+        Field(max_length=30, description="clusters to invite (besides the lead)"),
+    ] = []
+    consortium: ConsortiumSuggestion | None = Field(
+        default=None,
+        description="a consortium from POST /v1/matching/consortia: its members are invited "
+        "and its covered competences become the shared competences unless you give them",
+    )
+    target_markets: Annotated[list[CountryCode], Field(max_length=50)] = []
+    competences: Annotated[list[Competence], Field(max_length=50)] = []
+    strategy: Annotated[LongText, Field(max_length=50_000)] = ""
+
+
+class PartnershipPatch(Input):
+    name: Line | None = None
+    field: Line | None = None
+    description: Annotated[LongText | None, Field(max_length=5000)] = None
+    target_markets: Annotated[list[CountryCode] | None, Field(max_length=50)] = None
+    competences: Annotated[list[Competence] | None, Field(max_length=50)] = None
+
+
+class InviteIn(Input):
+    cluster_id: uuid.UUID
+
+
+class MemberOut(BaseModel):
+    cluster_id: uuid.UUID
+    name: str
+    tenant: str
+    country: str
+    lead: bool
+    status: MemberStatus
+    invited_at: datetime
+    answered_at: datetime | None
+
+
+class PartnershipOut(BaseModel):
+    id: uuid.UUID
+    tenant: str = Field(description="the lead cluster's tenant")
+    lead_cluster_id: uuid.UUID
+    name: str
+    field: str
+    description: str
+    target_markets: list[str]
+    competences: list[str]
+    source: str = Field(description="consortium (from a suggestion) or scratch")
+    members: list[MemberOut]
+    countries_accepted: list[str]
+    min_countries: int
+    formed: bool = Field(description="members of at least min_countries countries accepted")
+    strategy_version: int
+    created_at: datetime
+
+
+class PartnershipPage(BaseModel):
+    items: list[PartnershipOut]
+    next_cursor: str | None
+
+
+class StrategyIn(Input):
+    text: Annotated[LongText, Field(max_length=50_000)]
+    cluster_id: uuid.UUID | None = Field(
+        default=None, description="the member you speak for (if you speak for several)"
+    )
+
+
+class StrategyOut(BaseModel):
+    partnership_id: uuid.UUID
+    version: int
+    text: str
+    cluster_id: uuid.UUID | None = Field(description="the member whose manager wrote it")
+    created_at: datetime | None
+
+
+class StrategyHistory(BaseModel):
+    items: list[StrategyOut]
+
+
+class ActivityIn(Input):
+    kind: ActivityKind
+    title: Line
+    description: Annotated[LongText, Field(max_length=5000)] = ""
+    starts_on: date
+    ends_on: date
+    country: CountryCode | None = None
+    event_id: uuid.UUID | None = Field(
+        default=None, description="a matchmaking event (events service) held under its name"
+    )
+    cluster_id: uuid.UUID | None = Field(
+        default=None, description="the member you speak for (if you speak for several)"
+    )
+
+    @field_validator("starts_on", "ends_on")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        if not date(2000, 1, 1) <= value <= date(2199, 12, 31):
+            raise ValueError("must be between 2000-01-01 and 2199-12-31")
+        return value
+
+
+class ActivityOut(BaseModel):
+    id: uuid.UUID
+    partnership_id: uuid.UUID
+    kind: ActivityKind
+    title: str
+    description: str
+    starts_on: date
+    ends_on: date
+    country: str | None
+    event_id: uuid.UUID | None
+    cluster_id: uuid.UUID
+    created_at: datetime
+
+
+class ActivityList(BaseModel):
+    items: list[ActivityOut]
+
+
+class PartnershipMatch(BaseModel):
+    partnership: PartnershipOut
+    score: float
+    reasons: list[str]
+
+
+class PartnershipMatches(BaseModel):
+    cluster_id: uuid.UUID
+    items: list[PartnershipMatch]

@@ -26,6 +26,13 @@ REQUEST_CANCELLED = "events.request.cancelled"
 REQUEST_EXPIRED = "events.request.expired"
 SCHEDULE_PUBLISHED = "events.schedule.published"
 MEETING_CANCELLED = "events.meeting.cancelled"
+TRAINING_CREATED = "events.training.created"
+# One subject per change of a person's seat: registered, waiting, promoted (moved up
+# from the waiting list), cancelled, attended.
+TRAINING_REGISTRATION = "events.training.registration"
+# Mail the gateway sends to people (it alone knows their addresses): organisers'
+# messages to participants, and "you have a seat" when the waiting list moves up.
+PEOPLE_MAIL_REQUESTED = "events.mail.requested"
 
 
 class EventFact(Payload):
@@ -78,3 +85,31 @@ class SchedulePublished(Payload):
     schedule_id: uuid.UUID
     meetings: int
     unplaced: int
+
+
+class TrainingFact(Payload):
+    id: uuid.UUID
+    tenant: str  # the organiser
+    title: str
+    capacity: int
+    version: int
+
+
+class TrainingRegistrationFact(Payload):
+    id: uuid.UUID
+    training_id: uuid.UUID
+    person_id: uuid.UUID
+    person_tenant: str
+    organiser_tenant: str
+    # registered | waiting | promoted | cancelled | attended
+    change: str
+
+
+class PeopleMailRequested(Payload):
+    """Mail to each of `person_ids` (people of any tenant), sent by the gateway."""
+
+    person_ids: list[uuid.UUID]
+    subject: str
+    body: str
+    reason: str  # e.g. "training-message", "training-promoted"
+    reference: uuid.UUID | None = None  # what it is about (a training id)

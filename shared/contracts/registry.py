@@ -19,6 +19,17 @@ SUBJECTS = ("registry.>",)
 CLUSTER_UPSERTED = "registry.cluster.upserted"
 CLUSTER_DELETED = "registry.cluster.deleted"
 CLUSTER_ALL = "registry.cluster.>"
+# Strategic cluster partnerships: created or changed (members' answers, strategy,
+# activities), each with the partnership as it now is; "formed" once members of
+# enough countries have accepted.
+PARTNERSHIP_CREATED = "registry.partnership.created"
+PARTNERSHIP_CHANGED = "registry.partnership.changed"
+PARTNERSHIP_MEMBER_INVITED = "registry.partnership.member_invited"
+PARTNERSHIP_MEMBER_ANSWERED = "registry.partnership.member_answered"
+PARTNERSHIP_FORMED = "registry.partnership.formed"
+PARTNERSHIP_STRATEGY_CHANGED = "registry.partnership.strategy_changed"
+PARTNERSHIP_ACTIVITY_ADDED = "registry.partnership.activity_added"
+PARTNERSHIP_ALL = "registry.partnership.>"
 
 
 class MembersOut(BaseModel):
@@ -72,3 +83,30 @@ class ClusterDeleted(Payload):
     id: uuid.UUID
     tenant: str
     version: int
+
+
+class PartnershipMemberFact(Payload):
+    cluster_id: uuid.UUID
+    tenant: str
+    country: str
+    status: str  # invited | accepted | declined
+    lead: bool = False
+
+
+class PartnershipFact(Payload):
+    """A partnership as it is after the change the subject names."""
+
+    id: uuid.UUID
+    tenant: str  # the lead cluster's tenant
+    lead_cluster_id: uuid.UUID
+    name: str
+    field: str
+    target_markets: list[str]
+    competences: list[str]
+    members: list[PartnershipMemberFact]
+    countries_accepted: list[str]
+    formed: bool
+    strategy_version: int
+    # What changed: the member who answered or was invited, the activity added.
+    cluster_id: uuid.UUID | None = None
+    activity_id: uuid.UUID | None = None

@@ -9,6 +9,7 @@ from services.registry.api.clusters import router as clusters_router
 from services.registry.api.imports import router as imports_router
 from services.registry.api.labels import router as labels_router
 from services.registry.api.observatory import router as observatory_router
+from services.registry.api.partnerships import router as partnerships_router
 from services.registry.api.tenants import router as tenants_router
 
 # Imports first: `/v1/clusters/import` must not be read as a cluster id.
@@ -19,4 +20,5 @@ routers: tuple[APIRouter, ...] = (
     labels_router,
     benchmarking_router,
     observatory_router,
+    partnerships_router,
 )
