@@ -303,6 +303,7 @@ class ObservatoryRepository:
             params["country"] = country
         return " ".join(parts), params
 
+
 class PartnershipRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

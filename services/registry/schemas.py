@@ -376,6 +376,8 @@ class Benchmark(BaseModel):
     reference_year: int
     min_peers: int
     groups: list[PeerGroup]
+
+
 # ---- strategic partnerships -------------------------------------------------------
 
 ActivityKind = Literal["mission", "event", "call"]
