@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from shared.observatory_charts import heat_table, tile_map
 from tests.harness import Platform
 from tests.registry.small_registry import SmallRegistry, small_registry
 from tests.registry_helpers import cluster_payload
 
+SVG = "{http://www.w3.org/2000/svg}"
 LABEL = {"issuer": "ESCA", "benchmarked_on": "2024-01-15"}
 
 
@@ -179,3 +182,23 @@ async def test_every_tenant_reads_the_same_public_tables_and_nothing_private(
     assert any(r["area"] == "JP-27" for r in answers[0]["rows"])
     async with platform.client(None) as anonymous:
         assert (await anonymous.get("/v1/observatory/counts")).status_code == 401
+
+
+async def test_the_tables_render_as_svg_pictures(registry: SmallRegistry) -> None:
+    table = await _get(registry, "/v1/observatory/specialisation", by="region")
+    values = {(r["ecosystem"], r["area"]): r["index"] for r in table["rows"]}
+    svg = heat_table(
+        "Specialisation by region", sorted({e for e, _ in values}),
+        sorted({a for _, a in values}), values, quotient=True,
+    )  # fmt: skip
+    root = ET.fromstring(svg)  # noqa: S314 - our own output, parsed to check it
+    cell = next(
+        r for r in root.iter(f"{SVG}rect")
+        if (r.findtext(f"{SVG}title") or "").startswith("agri-food / DE-BY")
+    )  # fmt: skip
+    assert cell.findtext(f"{SVG}title") == "agri-food / DE-BY: 2.33"
+    assert cell.attrib["fill"] != "#ffffff"  # LQ 7/3: clearly coloured
+    digital = {r["area"]: r["index"] for r in table["rows"] if r["ecosystem"] == "digital"}
+    names = {r["area"]: r["area_name"] for r in table["rows"]}
+    tiles = ET.fromstring(tile_map("Digital", digital, quotient=True, names=names))  # noqa: S314
+    assert "Auvergne-Rhône-Alpes: 1.56" in "".join(tiles.itertext())

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -170,6 +171,11 @@ def _phrase_scan(st: State, row: int, mine: str, theirs: str) -> FloatArray:
 
 def _dense(v: sp.csr_matrix) -> FloatArray:
     return np.asarray(v.toarray().ravel(), dtype=np.float32)
+
+
+def _today() -> int:
+    """Today (UTC) as an ordinal day: labels are judged current at query time."""
+    return datetime.now(UTC).date().toordinal()
 
 
 class MatchIndex:
@@ -455,7 +461,7 @@ class MatchIndex:
         if filters.ecosystems:
             mask &= (st.eco[:n] & ecosystem_mask(filters.ecosystems)) != 0
         if filters.min_label.rank:
-            mask &= st.label[:n] >= filters.min_label.rank
+            mask &= st.label_now(slice(0, n), _today()) >= filters.min_label.rank
         if filters.verified_only:
             mask &= st.verified[:n]
         if asking is not None:
@@ -514,7 +520,7 @@ class MatchIndex:
         origin = np.arange(len(rows), dtype=np.int64)
         comp = complementarity(need_to_offer, offer_to_need)
         eco = jaccard_bits(ecosystem_mask(a.ecosystems), st.eco[rows])
-        label = np.asarray(LABEL_BOOST_PER_RANK * st.label[rows], dtype=np.float32)
+        label = np.asarray(LABEL_BOOST_PER_RANK * st.label_now(rows, _today()), dtype=np.float32)
         partial = w.similar * similar + w.complementary * comp + w.ecosystems * eco + label
         parts = {
             "similar": similar,
@@ -802,7 +808,9 @@ class MatchIndex:
             parts["ecosystems"] = np.asarray(
                 SEARCH_ECOSYSTEM_BOOST * ((st.eco[rows] & eco_bits) != 0), dtype=np.float32
             )
-            parts["boost"] = np.asarray(LABEL_BOOST_PER_RANK * st.label[rows], dtype=np.float32)
+            parts["boost"] = np.asarray(
+                LABEL_BOOST_PER_RANK * st.label_now(rows, _today()), dtype=np.float32
+            )
             relevance = 0.5 * parts["profile"] + 0.5 * parts["offers"]
             total = np.asarray(relevance + parts["ecosystems"] + parts["boost"], dtype=np.float32)
             order = sorted(range(len(rows)), key=lambda i: (-float(total[i]), st.ids[rows[i]]))
