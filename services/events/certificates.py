@@ -3,11 +3,14 @@
 A Unicode TrueType font is embedded when one is found (`CERTIFICATE_FONT`, DejaVu Sans
 on Debian by default), so names in any Latin, Greek or Cyrillic script print as given;
 without it the PDF core font is used and characters it lacks become '?', rather than a
-certificate refused.
+certificate refused. DejaVu has no Chinese, Japanese or Korean glyphs: list a font that
+has them in `CERTIFICATE_FALLBACK_FONTS` (e.g. Debian's fonts-ipafont or fonts-noto-cjk)
+and fpdf2 takes each missing character from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -35,7 +38,11 @@ def _hours(training: Training) -> float:
 
 
 def certificate_pdf(
-    training: Training, registration: TrainingRegistration, organiser: str, font: str | None
+    training: Training,
+    registration: TrainingRegistration,
+    organiser: str,
+    font: str | None,
+    fallbacks: Sequence[str] = (),
 ) -> bytes:
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_title(f"Certificate of attendance - {training.title}")
@@ -43,6 +50,11 @@ def certificate_pdf(
     if font and Path(font).is_file():
         pdf.add_font(_FAMILY, "", font)
         family, core = _FAMILY, False
+        extra = [f"{_FAMILY}-{n}" for n, path in enumerate(fallbacks) if Path(path).is_file()]
+        for name, path in zip(extra, (p for p in fallbacks if Path(p).is_file()), strict=True):
+            pdf.add_font(name, "", path)
+        if extra:
+            pdf.set_fallback_fonts(extra)
     else:
         family, core = "helvetica", True
 

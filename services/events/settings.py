@@ -12,3 +12,5 @@ class EventsSettings(ServiceSettings):
     expiry_sweep_seconds: float = Field(default=30.0, gt=0)
     # A Unicode font embedded in certificates of attendance (core font if absent).
     certificate_font: str | None = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    # Fonts for characters the main one lacks (Chinese, Japanese, Korean), by path.
+    certificate_fallback_fonts: list[str] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +52,15 @@ def require_organiser(caller: Caller, training: Training) -> None:
     if not is_organiser(caller, training):
         raise Problem(403, "Only the organiser's tenant runs this training.", slug="not-organiser")
     caller.require(access.ORGANISE)
+
+
+def ends_at(training: Training) -> datetime:
+    """When the last session ends (sessions are stored in time order)."""
+    return SessionWindow.from_json(training.sessions[-1]).bounds(ZoneInfo(training.timezone))[1]
+
+
+def starts_at(training: Training) -> datetime:
+    return SessionWindow.from_json(training.sessions[0]).bounds(ZoneInfo(training.timezone))[0]
 
 
 def create(session: AsyncSession, tenant: str, body: TrainingCreate) -> Training:
@@ -156,6 +166,8 @@ async def register(
             "Only a person registers for a training (sign in; an API key has no person).",
             slug="person-only",
         )
+    if datetime.now(UTC) >= ends_at(training):
+        raise Problem(409, "This training is over; registration is closed.", slug="training-over")
     repo = TrainingsRepository(session)
     await repo.lock_queue(training.id)
     if await repo.live_of_person(training.id, caller.person_id) is not None:
@@ -225,6 +237,12 @@ async def mark_attendance(
     session: AsyncSession, training: Training, registration_id: uuid.UUID, attended: bool
 ) -> tuple[TrainingRegistration, Place | None]:
     """The organiser, on the day: only a person holding a seat can have attended."""
+    if attended and datetime.now(UTC) < starts_at(training):
+        raise Problem(
+            409,
+            "The training has not started yet; attendance is taken on the day.",
+            slug="training-not-started",
+        )
     repo = TrainingsRepository(session)
     await repo.lock_queue(training.id)
     row = await repo.registration(training.id, registration_id)

@@ -28,7 +28,8 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from services.gateway.webhook_dispatch import RetryPolicy, WebhookDispatcher
 from shared.app import create_service_app
-from shared.contracts import events
+from shared.contracts import events, registry
+from shared.messaging.envelope import Envelope
 from shared.messaging.streams import ensure_stream
 from shared.runtime import AnyRuntime
 
@@ -85,13 +86,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         dispatcher = _webhook_dispatcher(rt, cfg)
         # The events service may start after us; its stream must exist for our consumers.
         await ensure_stream(rt.jetstream, events.STREAM, cfg.nats_stream_replicas)
-        people_mail = messaging.people_mail_consumer(
-            rt, rt.sessionmaker, lambda applied: mail.wake() if applied else None
+        await ensure_stream(rt.jetstream, registry.STREAM, cfg.nats_stream_replicas)
+
+        def wake(applied: list[Envelope]) -> None:
+            if applied:
+                mail.wake()
+
+        people_mail = messaging.people_mail_consumer(rt, rt.sessionmaker, wake)
+        partnership_mail = messaging.partnership_mail_consumer(
+            rt, rt.sessionmaker, cfg.public_url, wake
         )
         if cfg.run_workers:
             rt.start("idempotency-purge", _purge_forever(proxy.idempotency))
             rt.start("mail-sender", mail.run())
             rt.start("people-mail-consumer", people_mail.run())
+            rt.start("partnership-mail-consumer", partnership_mail.run())
             rt.start("webhook-dispatcher", dispatcher.run())
             for consumer in webhook_consumers(rt, dispatcher.wake):
                 rt.start(consumer.name, consumer.run())
@@ -104,6 +113,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             policy=policy,
             webhooks=dispatcher,
             people_mail=people_mail,
+            partnership_mail=partnership_mail,
         )
 
     async def stop(rt: AnyRuntime) -> None:

@@ -1,6 +1,7 @@
 """What the gateway publishes (through its outbox, on the GATEWAY stream) and consumes
 (registry and events facts, fanned out into webhook deliveries; its own revocations,
-heard by every replica; mail to people that other services ask for)."""
+heard by every replica; mail to people that other services ask for; invitations to
+partnerships)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway import people_mail, webhooks
+from services.gateway import partnership_mail, people_mail, webhooks
 from services.gateway.models import ApiClient, Inbox, Outbox
 from shared.contracts import events, registry
 from shared.contracts import gateway as contract
@@ -29,6 +30,7 @@ WEBHOOK_CONSUMERS = {
     "gateway-webhooks-events": (events.STREAM, events.SUBJECTS[0]),
 }
 PEOPLE_MAIL_CONSUMER = "gateway-people-mail"
+PARTNERSHIP_MAIL_CONSUMER = "gateway-partnership-mail"
 
 
 def client_created(session: AsyncSession, client: ApiClient) -> None:
@@ -97,5 +99,24 @@ def people_mail_consumer(
         sessionmaker=sessionmaker,
         inbox=Inbox,
         handler=people_mail.apply,
+        on_committed=on_committed,
+    )
+
+
+def partnership_mail_consumer(
+    rt: AnyRuntime,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    public_url: str,
+    on_committed: Committed,
+) -> DurableConsumer:
+    """Partnership invitations from the registry, mailed to the invited clusters."""
+    return DurableConsumer(
+        name=PARTNERSHIP_MAIL_CONSUMER,
+        stream=registry.STREAM,
+        subject=registry.PARTNERSHIP_ALL,
+        js=rt.jetstream,
+        sessionmaker=sessionmaker,
+        inbox=Inbox,
+        handler=partnership_mail.handler(public_url),
         on_committed=on_committed,
     )

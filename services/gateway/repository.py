@@ -138,6 +138,26 @@ class PeopleRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
+    async def speaking_for(self, tenant: str, cluster_id: uuid.UUID) -> Sequence[Person]:
+        """Who hears about a cluster: its active managers, or if it has none, the active
+        agency admins of its tenant."""
+        active = (Person.status == "active") & (Person.tenant == tenant)
+        managers = await self.session.scalars(
+            select(Person)
+            .where(active, Person.roles.contains(["cluster-manager"]))
+            .where(Person.clusters.contains([cluster_id]))
+            .order_by(Person.id)
+        )
+        found = managers.all()
+        if found:
+            return found
+        admins = await self.session.scalars(
+            select(Person)
+            .where(active, Person.roles.contains(["agency-admin"]))
+            .order_by(Person.id)
+        )
+        return admins.all()
+
     async def of_tenant(self, tenant: str | None) -> Sequence[Person]:
         stmt = select(Person).order_by(Person.created_at, Person.id)
         if tenant is not None:

@@ -22,3 +22,4 @@ class GatewayState:
     policy: SessionPolicy
     webhooks: WebhookDispatcher
     people_mail: DurableConsumer
+    partnership_mail: DurableConsumer

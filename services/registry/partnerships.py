@@ -130,6 +130,7 @@ async def _announce(
         members=[
             contract.PartnershipMemberFact(
                 cluster_id=m.cluster_id,
+                name=m.name,
                 tenant=m.tenant,
                 country=m.country,
                 status=m.status,

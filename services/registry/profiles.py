@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import labels, messaging, regions
 from services.registry.models import Cluster, Tenant
 from services.registry.presenting import public_fields
-from services.registry.repository import ClusterRepository
+from services.registry.repository import ClusterRepository, PartnershipRepository
 from services.registry.schemas import ClusterFields, ClusterPatch
 from shared.identity import Caller
 from shared.problems import Problem
@@ -150,5 +150,16 @@ async def change(
 
 
 async def delete(session: AsyncSession, cluster: Cluster) -> None:
+    # A partnership's members and their strategy history name the cluster: deleting it
+    # would rewrite what the other members agreed to.
+    partnerships = await PartnershipRepository(session).names_with_member(cluster.id)
+    if partnerships:
+        raise Problem(
+            409,
+            "This cluster takes part in partnerships and cannot be deleted: "
+            + ", ".join(partnerships[:5])
+            + ("" if len(partnerships) <= 5 else ", ..."),
+            slug="in-partnership",
+        )
     await ClusterRepository(session).delete(cluster)
     messaging.announce_delete(session, cluster)

@@ -391,8 +391,20 @@ class PartnershipRepository:
         cluster_id: uuid.UUID | None = None,
         market: str | None = None,
         text_query: str | None = None,
+        formed: bool | None = None,
     ) -> tuple[list[Partnership], str | None]:
         stmt = select(Partnership)
+        if formed is not None:
+            accepted_countries = (
+                select(func.count(func.distinct(PartnershipMember.country)))
+                .where(
+                    PartnershipMember.partnership_id == Partnership.id,
+                    PartnershipMember.status == "accepted",
+                )
+                .scalar_subquery()
+            )
+            is_formed = accepted_countries >= Partnership.min_countries
+            stmt = stmt.where(is_formed if formed else ~is_formed)
         if cluster_id is not None:
             stmt = stmt.where(
                 Partnership.id.in_(
@@ -413,6 +425,16 @@ class PartnershipRepository:
         return await keyset_page(
             self.session, stmt, Partnership.created_at, Partnership.id, limit, cursor
         )
+
+    async def names_with_member(self, cluster_id: uuid.UUID) -> list[str]:
+        """Partnerships the cluster leads or was invited to (whatever it answered)."""
+        stmt = (
+            select(Partnership.name)
+            .join(PartnershipMember, PartnershipMember.partnership_id == Partnership.id)
+            .where(PartnershipMember.cluster_id == cluster_id)
+            .order_by(Partnership.name)
+        )
+        return list((await self.session.scalars(stmt)).all())
 
     async def all_except_of(self, cluster_id: uuid.UUID, limit: int) -> list[Partnership]:
         """Partnerships the cluster is not in, newest first (candidates for search)."""

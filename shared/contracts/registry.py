@@ -87,6 +87,7 @@ class ClusterDeleted(Payload):
 
 class PartnershipMemberFact(Payload):
     cluster_id: uuid.UUID
+    name: str = ""
     tenant: str
     country: str
     status: str  # invited | accepted | declined

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -106,6 +107,22 @@ async def test_fifty_concurrent_registrations_fill_twenty_seats_and_queue_thirty
     assert [i["waiting_position"] for i in listing["items"][20:]] == list(range(1, 31))
     told = {b["id"]: (b["status"], b["waiting_position"]) for b in bodies}
     assert all(told[i["id"]] == (i["status"], i["waiting_position"]) for i in listing["items"])
+    # Each place is announced on the bus with what its person was told.
+    engine = create_async_engine(platform.database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT payload->'data'->>'change', count(*) FROM events.outbox "
+                    "WHERE subject = 'events.training.registration' "
+                    "AND payload->'data'->>'training_id' = :t GROUP BY 1"
+                ),
+                {"t": tid},
+            )
+            announced = {r[0]: r[1] for r in rows}
+    finally:
+        await engine.dispose()
+    assert announced == {"registered": 20, "waiting": 30}
 
 
 async def test_a_cancellation_moves_the_first_waiting_person_up_and_mails_them(
@@ -146,8 +163,28 @@ async def test_a_cancellation_moves_the_first_waiting_person_up_and_mails_them(
     ]
 
 
+def under_way() -> list[dict[str, str]]:
+    """Sessions yesterday and tomorrow (UTC): started, and not over, at any hour."""
+    today = datetime.now(UTC).date()
+    return [
+        {"date": str(today - timedelta(days=1)), "start": "00:00", "end": "23:59"},
+        {"date": str(today + timedelta(days=1)), "start": "00:00", "end": "23:59"},
+    ]
+
+
 async def test_attendance_and_a_certificate_only_for_those_who_came(platform: Platform) -> None:
-    training = await new_training(platform, "eu", capacity=1)
+    # Attendance is taken on the day, not before the training starts.
+    ahead = await new_training(platform, "eu", capacity=1)
+    (early,) = await people(platform, 1, ("jp",))
+    reg = ok(await enrol(platform, early, ahead["id"]), 201)
+    async with platform.client("eu") as c:
+        r = await c.post(
+            f"/v1/trainings/{ahead['id']}/registrations/{reg['id']}/attendance",
+            json={"attended": True},
+        )
+        assert "not started" in assert_problem(r, 409)["detail"]
+
+    training = await new_training(platform, "eu", capacity=1, timezone="UTC", sessions=under_way())
     tid = training["id"]
     came, waited, stranger = await people(platform, 3, ("jp", "br", "eu"))
     seat = ok(await enrol(platform, came, tid), 201)
@@ -246,6 +283,12 @@ async def test_registration_refusals_change_nothing(platform: Platform) -> None:
         r = await c.post(f"/v1/trainings/{uuid.uuid4()}/registrations", json={"name": "A"})
         assert_problem(r, 404)
     assert await registration_rows(platform, tid) == 1
+    past = await new_training(
+        platform, "eu", sessions=[{"date": "2020-01-06", "start": "09:00", "end": "12:00"}]
+    )
+    problem = assert_problem(await enrol(platform, p, past["id"]), 409)
+    assert "over" in problem["detail"]
+    assert await registration_rows(platform, past["id"]) == 0
     async with platform.client("eu") as c:
         r = await c.post("/v1/trainings", json=training_payload(capacity=0))
         assert_problem(r, 422)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tests.events.helpers import assert_problem, event_payload, ok
-from tests.harness import Platform, eventually
+from tests.harness import Platform, eventually, mail_to
 from tests.people_helpers import SignedInPerson, as_person, many_people
 from tests.registry_helpers import cluster_payload
 
@@ -139,6 +139,12 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
         kr["id"]: "invited",
     }
     assert p["competences"], "covered competences become the shared ones"
+    # Whoever speaks for an invited cluster hears of it by mail; the lead is not invited.
+    invitation = await mail_to(platform, m_de.email, f"Circular batteries {t}")
+    assert f"/v1/partnerships/{pid}/members/{de['id']}/accept" in invitation
+    assert f"Kansai {t} (JP)" in invitation
+    await mail_to(platform, m_kr.email, f"Circular batteries {t}")
+    assert not [m for m in platform.mail.messages() if m_lead.email in str(m["To"])]
 
     accept = f"/v1/partnerships/{pid}/members/{{}}/accept"
     # Nobody answers for another cluster: not the lead's manager, not another tenant's
@@ -153,6 +159,9 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
         after = ok(await c.get(f"/v1/partnerships/{pid}"))
     assert after["countries_accepted"] == ["JP"]
 
+    async with platform.client("kr") as c:
+        listed = ok(await c.get("/v1/partnerships", params={"q": t, "formed": "false"}))
+        assert [i["id"] for i in listed["items"]] == [pid]
     async with as_person(platform, m_de) as c:
         p = ok(await c.post(accept.format(de["id"])))
         assert (p["formed"], p["countries_accepted"]) == (False, ["DE", "JP"])
@@ -195,6 +204,10 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
         listed = ok(await c.get("/v1/partnerships", params={"q": t, "market": "US"}))
         assert [i["id"] for i in listed["items"]] == [pid]
         listed = ok(await c.get("/v1/partnerships", params={"q": t, "market": "CN"}))
+        assert listed["items"] == []
+        listed = ok(await c.get("/v1/partnerships", params={"q": t, "formed": "true"}))
+        assert [i["id"] for i in listed["items"]] == [pid]
+        listed = ok(await c.get("/v1/partnerships", params={"q": t, "formed": "false"}))
         assert listed["items"] == []
 
 
@@ -373,6 +386,11 @@ async def test_refusals_change_nothing(platform: Platform) -> None:
         r = await c.post(f"/v1/partnerships/{p['id']}/members", json={"cluster_id": other_jp["id"]})
         assert_problem(r, 403)
         assert_problem(await c.patch(f"/v1/partnerships/{p['id']}", json={"name": "x"}), 403)
+    # A cluster in a partnership is not deleted from under it.
+    async with platform.client("br") as c:
+        problem = assert_problem(await c.delete(f"/v1/clusters/{br['id']}"), 409)
+        assert f"Two countries {t}" in problem["detail"]
+        ok(await c.get(f"/v1/clusters/{br['id']}"))
     async with platform.client("eu") as c:
         assert_problem(await c.patch(f"/v1/partnerships/{p['id']}", json={"name": "x"}), 403)
         assert_problem(await c.get(f"/v1/partnerships/{uuid.uuid4()}"), 404)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -204,8 +205,14 @@ async def certificate(
             "There is no certificate: the organiser has not recorded this person's attendance.",
             slug="not-attended",
         )
-    pdf = certificate_pdf(
-        training, row, f"the {training.tenant.upper()} agency", rt.settings.certificate_font
+    # Embedding a font takes a few hundred milliseconds of CPU: off the event loop.
+    pdf = await asyncio.to_thread(
+        certificate_pdf,
+        training,
+        row,
+        f"the {training.tenant.upper()} agency",
+        rt.settings.certificate_font,
+        rt.settings.certificate_fallback_fonts,
     )
     return Response(
         pdf,

@@ -81,14 +81,11 @@ async def list_partnerships(
 ) -> PartnershipPage:
     """The public directory of partnerships of every tenant, oldest first; filters: a
     member `cluster_id`, a target `market`, words `q` in name, field or competences,
-    `formed` (applied to the page)."""
+    `formed` (members of enough countries accepted)."""
     rows, next_cursor = await PartnershipRepository(session).page(
-        limit, cursor, cluster_id=cluster_id, market=market, text_query=q or None
+        limit, cursor, cluster_id=cluster_id, market=market, text_query=q or None, formed=formed
     )
-    items = await partnerships.views(session, rows)
-    if formed is not None:
-        items = [i for i in items if i.formed is formed]
-    return PartnershipPage(items=items, next_cursor=next_cursor)
+    return PartnershipPage(items=await partnerships.views(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/search", response_model=PartnershipMatches, dependencies=[READ])
