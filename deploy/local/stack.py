@@ -40,6 +40,7 @@ from deploy.local.servers import (
     LOOPBACK,
     ChildProcess,
     EmbeddedNats,
+    EmbeddedNatsCluster,
     EmbeddedPostgres,
     ServerStartError,
     free_port,
@@ -118,6 +119,15 @@ def backend_specs(ports: StackPorts) -> tuple[ServiceSpec, ...]:
 
 def gateway_spec(ports: StackPorts) -> ServiceSpec:
     return ServiceSpec("gateway", ports.gateway)
+
+
+def nats_nodes() -> int:
+    """How many NATS nodes the local stack runs: 1, or a cluster of 3 (or 5) with
+    CLUSTERBRIDGE_NATS_NODES (an odd number: JetStream needs a majority up)."""
+    raw = os.environ.get("CLUSTERBRIDGE_NATS_NODES", "1")
+    if raw not in ("1", "3", "5"):
+        raise SystemExit(f"CLUSTERBRIDGE_NATS_NODES must be 1, 3 or 5, not {raw!r}")
+    return int(raw)
 
 
 def default_data_dir() -> Path:
@@ -341,7 +351,7 @@ class Stack:
         self.policy = policy or RestartPolicy(start_timeout=SERVICE_START_TIMEOUT)
         self.gateway = gateway_spec(self.ports)
         self._postgres: EmbeddedPostgres | None = None
-        self._nats: EmbeddedNats | None = None
+        self._nats: EmbeddedNats | EmbeddedNatsCluster | None = None
         self._services: list[ServiceProcess] = []
         self._supervisor = Supervisor(
             [], self.policy, say=self._say, changed=self._changed, log_tail=self._log_tail
@@ -474,6 +484,9 @@ class Stack:
             self._record(Component("nats", "nats", external))
             return external
         port = self.ports.nats
+        nodes = nats_nodes()
+        if nodes > 1:
+            return self._start_nats_cluster(nodes)
         self._nats = EmbeddedNats(
             self.data_dir / "nats",
             port,
@@ -490,6 +503,28 @@ class Stack:
             )
         )
         return self._nats.url
+
+    def _start_nats_cluster(self, nodes: int) -> str:
+        """CLUSTERBRIDGE_NATS_NODES=3: a cluster on loopback, its first node on the usual
+        ports; streams get three replicas. Each node is supervised on its own, and no
+        service depends on any one of them: they ride out the loss of a node."""
+        ports = [(self.ports.nats, self.ports.nats_monitor, free_port())]
+        ports += [(free_port(), free_port(), free_port()) for _ in range(nodes - 1)]
+        cluster = EmbeddedNatsCluster(
+            self.data_dir / "nats-cluster", nodes, ports=ports, log_dir=self.logs_dir
+        )
+        self._nats = cluster
+        with self._step(f"Starting a {nodes}-node NATS cluster (JetStream) on {LOOPBACK}"):
+            cluster.start()
+        for node in cluster.nodes:
+            self._supervise_unit(node.name, node)
+            self._record(
+                Component(
+                    node.name, "nats", node.url, node.pid, _create_time(node.pid),
+                    str(node.log_path),
+                )
+            )  # fmt: skip
+        return cluster.url
 
     def _migrate(self, database_url: str) -> None:
         upgrade = _optional_callable("shared.db.migrations", "upgrade_all")
@@ -562,6 +597,8 @@ class Stack:
             ENVIRONMENT=os.environ.get("ENVIRONMENT", "development"),
             PYTHONUNBUFFERED="1",  # logs appear in var/logs as they happen
         )
+        if nats_nodes() > 1 and not os.environ.get("NATS_URL"):
+            env["NATS_STREAM_REPLICAS"] = "3"
         # The gateway routes only to services that exist in this checkout; one it knew
         # about but that never started would make its aggregated health fail for ever.
         for spec in backend_specs(self.ports):
