@@ -3,6 +3,7 @@ gateway with the signed-in person's session."""
 
 from __future__ import annotations
 
+import uuid
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from urllib.parse import urlencode
@@ -42,6 +43,9 @@ def templates() -> jinja2.Environment:
     env.filters["clock"] = formatting.clock
     env.filters["ecosystem"] = formatting.ecosystem_name
     env.globals["ecosystems"] = ECOSYSTEMS
+    # A fresh Idempotency-Key in each creating form: a form sent twice (a double
+    # click, a reload) is carried out once.
+    env.globals["form_key"] = lambda: uuid.uuid4().hex
     return env
 
 

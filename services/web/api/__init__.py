@@ -1,7 +1,14 @@
 """Routes of the web app, one module per area of pages."""
 
-from services.web.api import account, clusters, directory
+from services.web.api import account, agency, clusters, desk, directory, events
 
-routers = (account.router, directory.router, clusters.router)
+routers = (
+    account.router,
+    directory.router,
+    clusters.router,
+    events.router,
+    desk.router,
+    agency.router,
+)
 
 __all__ = ["routers"]
