@@ -60,3 +60,66 @@ def watch_dialogs(tab: Page) -> list[str]:
 
     tab.on("dialog", dismiss)
     return seen
+
+
+async def known_to_events(platform: Platform, cluster_id: object) -> None:
+    """Wait until the events service has heard of the cluster (it follows the registry)."""
+    from tests.harness import eventually
+
+    async def probe() -> int:
+        async with platform.client("operator") as c:
+            return (await c.get(f"/v1/events/clusters/{cluster_id}")).status_code
+
+    await eventually(probe, until=lambda s: s == 200, timeout=20)
+
+
+EVENT = {
+    "venue": "Osaka",
+    "timezone": "Asia/Tokyo",
+    "sessions": [{"date": "2027-03-10", "start": "09:00", "end": "11:00"}],
+    "meeting_minutes": 30,
+    "tables": 3,
+    "request_deadline": "2027-03-08T18:00:00+09:00",
+}
+
+
+async def event_with_request(
+    platform: Platform, host: str, guest: str, *, title: str, message: str, publish: bool
+) -> tuple[str, str]:
+    """A jp event with `host` (jp) and `guest` (br) registered, the guest's request to
+    the host sent with `message` (accepted and published when `publish`)."""
+    await known_to_events(platform, host)
+    await known_to_events(platform, guest)
+    async with platform.client("jp") as jp, platform.client("br") as br:
+        r = await jp.post("/v1/events", json={**EVENT, "title": title})
+        assert r.status_code == 201, r.text
+        ev = r.json()["id"]
+        assert (
+            await jp.post(f"/v1/events/{ev}/transitions", json={"status": "registration"})
+        ).status_code == 200
+        assert (
+            await jp.post(
+                f"/v1/events/{ev}/participants", json={"cluster_id": host, "role": "host"}
+            )
+        ).status_code == 201
+        assert (
+            await br.post(f"/v1/events/{ev}/participants", json={"cluster_id": guest})
+        ).status_code == 201
+        assert (
+            await jp.post(f"/v1/events/{ev}/transitions", json={"status": "requests"})
+        ).status_code == 200
+        r = await br.post(
+            f"/v1/events/{ev}/requests",
+            json={"sender": guest, "receiver": host, "message": message},
+        )
+        assert r.status_code == 201, r.text
+        req = r.json()["id"]
+        if publish:
+            assert (await jp.post(f"/v1/events/{ev}/requests/{req}/accept")).status_code == 200
+            assert (
+                await jp.post(f"/v1/events/{ev}/transitions", json={"status": "scheduling"})
+            ).status_code == 200
+            r = await jp.post(f"/v1/events/{ev}/schedules", json={"time_limit": 2})
+            assert r.status_code == 201, r.text
+            assert (await jp.post(f"/v1/events/{ev}/publish")).status_code == 200
+        return ev, req
