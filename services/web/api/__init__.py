@@ -1,6 +1,6 @@
 """Routes of the web app, one module per area of pages."""
 
-from services.web.api import account, agency, clusters, desk, directory, events
+from services.web.api import account, agency, clusters, desk, directory, events, partners
 
 routers = (
     account.router,
@@ -9,6 +9,7 @@ routers = (
     events.router,
     desk.router,
     agency.router,
+    partners.router,
 )
 
 __all__ = ["routers"]
