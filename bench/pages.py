@@ -106,6 +106,7 @@ def start(bench: BenchPlatform, rate: int) -> str:
             # A person's calls share one budget per person; the bench is one person.
             "RATE_PER_SECOND": str(rate),
             "RATE_BURST": str(rate),
+            "UPSTREAM_TIMEOUT": "60",
         },
         port=gw_port,
     )
@@ -147,6 +148,7 @@ async def seed(
             "/v1/events",
             json={
                 "title": "Bench brokerage day",
+                "venue": "Osaka",
                 "timezone": "Asia/Tokyo",
                 "sessions": [
                     {"date": "2027-03-10", "start": "09:00", "end": "12:00"},
@@ -190,7 +192,7 @@ async def seed(
             )
         )
         await c.post(f"/v1/events/{ev}/transitions", json={"status": "scheduling"})
-        r = await c.post(f"/v1/events/{ev}/schedules", json={"time_limit": 10})
+        r = await c.post(f"/v1/events/{ev}/schedules", json={"time_limit": 5})
         assert r.status_code == 201, r.text
         schedule = r.json()
         print(
