@@ -8,6 +8,7 @@ person do, because every read and write is the API's answer to their session.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from services.web.schemas import SignedInPerson
 from services.web.wording import detail_of
 
 SESSION_COOKIE = "cb_session"
+TENANTS_SECONDS = 60.0
 NOTICES = {
     "signed-out": "You are signed out.",
     "signed-out-everywhere": "You are signed out on every device.",
@@ -158,6 +160,24 @@ class Page:
         if r.status_code == 401 and self.me is not None:
             raise SignInNeeded(ended=True)
         return r
+
+    async def tenants(self) -> list[dict[str, Any]]:
+        cached = self.rt.state.tenants
+        if cached is not None and time.monotonic() - cached[0] < TENANTS_SECONDS:
+            return cached[1]
+        r = await self.call("GET", "/v1/tenants")
+        if r.status_code != 200:
+            return []
+        found = list(r.json())
+        self.rt.state.tenants = (time.monotonic(), found)
+        return found
+
+    async def my_zone(self) -> str:
+        """The signed-in person's zone: their tenant's (times are also shown in the
+        event's own)."""
+        assert self.me is not None
+        mine = next((t for t in await self.tenants() if t["code"] == self.me.tenant), None)
+        return str(mine["timezone"]) if mine else "UTC"
 
     async def read(
         self, path: str, params: Mapping[str, Any] | list[tuple[str, str]] | None = None

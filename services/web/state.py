@@ -3,7 +3,8 @@ templates, and the key of its CSRF tokens."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import jinja2
@@ -15,3 +16,6 @@ class WebState:
     templates: jinja2.Environment
     csrf_key: bytes
     secure_cookies: bool
+    # The tenants (names, countries, time zones) change a few times a year and read the
+    # same for every person: kept a minute instead of asked on every page.
+    tenants: tuple[float, list[dict[str, Any]]] | None = field(default=None)

@@ -108,12 +108,8 @@ async def account(p: SignedInDep) -> Response:
         clusters.append(
             r.json() if r.status_code == 200 else {"id": cluster_id, "name": cluster_id}
         )
-    tenant = await p.call("GET", f"/v1/tenants/{p.me.tenant}")
-    return p.render(
-        "account.html",
-        clusters=clusters,
-        tenant=tenant.json() if tenant.status_code == 200 else None,
-    )
+    tenant = next((t for t in await p.tenants() if t["code"] == p.me.tenant), None)
+    return p.render("account.html", clusters=clusters, tenant=tenant)
 
 
 # ---- invitations and resets: a token from a mailed link, then a new password

@@ -4,6 +4,7 @@ publish, check-in from a phone, outcomes, statistics with a chart."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from typing import Any
@@ -79,11 +80,7 @@ def _form_page(
 @router.get("/desk/events/new")
 async def new_event_page(p: SignedInDep) -> Response:
     _organiser(p)
-    zone = "UTC"
-    assert p.me is not None
-    r = await p.call("GET", f"/v1/tenants/{p.me.tenant}")
-    if r.status_code == 200:
-        zone = r.json()["timezone"]
+    zone = await p.my_zone()
     return _form_page(p, None, {"timezone": zone, "meeting_minutes": "30"}, Errors())
 
 
@@ -121,10 +118,13 @@ async def edit_event(event_id: uuid.UUID, p: SignedInDep) -> Response:
 
 @router.get("/desk/events/{event_id}")
 async def event_desk(event_id: uuid.UUID, p: SignedInDep) -> Response:
-    event = await _organised(p, event_id)
-    participants = (await p.read(f"/v1/events/{event_id}/participants"))["items"]
-    requests = (await p.read(f"/v1/events/{event_id}/requests"))["items"]
-    schedules = (await p.read(f"/v1/events/{event_id}/schedules"))["items"]
+    event, listed, asked, runs = await asyncio.gather(
+        _organised(p, event_id),
+        p.read(f"/v1/events/{event_id}/participants"),
+        p.read(f"/v1/events/{event_id}/requests"),
+        p.read(f"/v1/events/{event_id}/schedules"),
+    )
+    participants, requests, schedules = listed["items"], asked["items"], runs["items"]
     return p.render(
         "desk_event.html",
         event=event,
@@ -187,10 +187,13 @@ def _rows(event: dict[str, Any], grid: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/desk/events/{event_id}/schedules/{schedule_id}")
 async def schedule_grid(event_id: uuid.UUID, schedule_id: uuid.UUID, p: SignedInDep) -> Response:
-    event = await _organised(p, event_id)
-    schedule = await p.read(f"/v1/events/{event_id}/schedules/{schedule_id}")
-    grid = await p.read(f"/v1/events/{event_id}/schedules/{schedule_id}/grid")
-    participants = (await p.read(f"/v1/events/{event_id}/participants"))["items"]
+    event, schedule, grid, listed = await asyncio.gather(
+        _organised(p, event_id),
+        p.read(f"/v1/events/{event_id}/schedules/{schedule_id}"),
+        p.read(f"/v1/events/{event_id}/schedules/{schedule_id}/grid"),
+        p.read(f"/v1/events/{event_id}/participants"),
+    )
+    participants = listed["items"]
     names = {str(x["cluster_id"]): x.get("name") or x["cluster_id"] for x in participants}
     return p.render(
         "grid.html",

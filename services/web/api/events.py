@@ -4,6 +4,7 @@ my agenda in the event's zone and mine, the .ics file and a print view."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -41,10 +42,9 @@ async def _participants(p: Page, event_id: uuid.UUID) -> list[dict[str, Any]]:
     return list((await p.read(f"/v1/events/{event_id}/participants"))["items"])
 
 
-async def _tenant_zone(p: Page) -> str:
+async def _managed(p: Page) -> list[dict[str, Any]]:
     assert p.me is not None
-    r = await p.call("GET", f"/v1/tenants/{p.me.tenant}")
-    return str(r.json().get("timezone", "UTC")) if r.status_code == 200 else "UTC"
+    return await my_clusters(p) if p.me.manages_clusters else []
 
 
 async def event_view(
@@ -57,10 +57,11 @@ async def event_view(
     status: int = 200,
 ) -> Response:
     assert p.me is not None
-    event = await p.read(f"/v1/events/{event_id}")
-    participants = await _participants(p, event_id)
+    event, participants, managed = await asyncio.gather(
+        p.read(f"/v1/events/{event_id}"), _participants(p, event_id), _managed(p)
+    )
     registered = {str(x["cluster_id"]): x for x in participants}
-    mine = [c for c in await my_clusters(p) if p.me.speaks_for(c)] if p.me.manages_clusters else []
+    mine = [c for c in managed if p.me.speaks_for(c)]
     mine_in = [c for c in mine if str(c["id"]) in registered]
     mine_out = [c for c in mine if str(c["id"]) not in registered]
     chosen = next((c for c in mine_in if str(c["id"]) == acting), mine_in[0] if mine_in else None)
@@ -91,7 +92,7 @@ async def event_view(
         errors=errors or Errors(),
         values=values or {},
         organiser=p.me.organises and event["tenant"] == p.me.tenant,
-        zone=await _tenant_zone(p),
+        zone=await p.my_zone(),
     )
 
 
@@ -154,7 +155,7 @@ async def request_page(event_id: uuid.UUID, request_id: uuid.UUID, p: SignedInDe
         event=event,
         req=request,
         mine={str(c) for c in p.me.clusters},
-        zone=await _tenant_zone(p),
+        zone=await p.my_zone(),
     )
 
 
@@ -182,7 +183,7 @@ async def answer(
 
 
 async def _agenda(p: Page, event_id: uuid.UUID, cluster_id: uuid.UUID, tz: str | None) -> Any:
-    zone = tz or await _tenant_zone(p)
+    zone = tz or await p.my_zone()
     r = await p.call(
         "GET", f"/v1/events/{event_id}/participants/{cluster_id}/agenda", params={"tz": zone}
     )
