@@ -107,6 +107,8 @@ from services.matching.main import MatchingSettings  # noqa: E402
 from services.matching.main import create_app as create_matching  # noqa: E402
 from services.registry.main import RegistrySettings  # noqa: E402
 from services.registry.main import create_app as create_registry  # noqa: E402
+from services.web.main import WebSettings  # noqa: E402
+from services.web.main import create_app as create_web  # noqa: E402
 from shared.db.engine import create_sessionmaker  # noqa: E402
 from shared.db.migrations import upgrade_all  # noqa: E402
 from tests.harness import INTERNAL_TOKEN, Platform, serve  # noqa: E402
@@ -158,6 +160,13 @@ async def platform(
         "matching",
         create_matching(MatchingSettings(**common, registry_url=p.url("registry"))),
     )
+    gateway_port = free_port()
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    p.services["web"] = await serve(
+        "web", create_web(
+            WebSettings(**common, gateway_url=gateway_url, public_url=gateway_url, page_size=10)
+        )
+    )
     p.services["gateway"] = await serve(
         "gateway",
         create_gateway(
@@ -166,6 +175,8 @@ async def platform(
                 registry_url=p.url("registry"),
                 events_url=p.url("events"),
                 matching_url=p.url("matching"),
+                web_url=p.url("web"),
+                public_url=gateway_url,
                 rate_per_second=10_000,
                 rate_burst=10_000,
                 smtp_url=mailbox[1],
@@ -181,6 +192,7 @@ async def platform(
                 webhook_poll_seconds=0.5,
             )
         ),
+        port=gateway_port,
     )
     engine = create_async_engine(database_url)
     async with create_sessionmaker(engine)() as s, s.begin():

@@ -56,9 +56,11 @@ STATE_FILE = "stack.json"
 SUPERVISOR_LOG = "supervisor.log"
 TOKEN_FILE = "internal-token"  # noqa: S105 - a file name, not a secret
 OPERATOR_KEY_FILE = "operator-key"
+FIRST_ADMIN_FILE = "first-admin-invitation"
 
 Kind = Literal["postgres", "nats", "http"]
-BACKEND_NAMES = ("registry", "matching", "events")
+# Started before the gateway, in parallel; the web app only calls the gateway at request time.
+BACKEND_NAMES = ("registry", "matching", "events", "web")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class StackPorts:
     postgres: int = 54329
     nats: int = 4229
     nats_monitor: int = 8229
+    web: int = 8004
+    smtp: int = 8025
 
     @staticmethod
     def env_name(component: str) -> str:
@@ -358,6 +362,7 @@ class Stack:
         )
         self._state: StackState | None = None
         self._stopping = False
+        self._mail: Any = None  # aiosmtpd's Controller, when the stack runs the mail sink
 
     # -- entry point
 
@@ -423,6 +428,7 @@ class Stack:
 
         database_url = self._start_postgres()
         nats_url = self._start_nats()
+        self._start_mail_sink()
         with self._step("Applying database migrations"):
             self._migrate(database_url)
         token = self._internal_token()
@@ -445,11 +451,43 @@ class Stack:
             operator_key = self._operator_key(database_url)
         if gateway_up and operator_key:
             self._load_demo(operator_key)
+        first_admin = self._first_admin(database_url) if gateway_up else None
         assert self._state is not None
         self._state.phase = "running"
         self._save_state()
         self._log_line("info", "stack running")
-        self._print_summary(gateway_up, operator_key)
+        self._print_summary(gateway_up, operator_key, first_admin)
+
+    def _start_mail_sink(self) -> None:
+        """Mail goes to files under var/mail/ (unless SMTP_URL names a real server)."""
+        if os.environ.get("SMTP_URL"):
+            return
+        from aiosmtpd.controller import Controller
+
+        from deploy.local.mailsink import MailFolder
+
+        folder = self.data_dir / "mail"
+        with self._step(f"Starting the mail sink on {LOOPBACK}:{self.ports.smtp} ({folder})"):
+            self._mail = Controller(MailFolder(folder), hostname=LOOPBACK, port=self.ports.smtp)
+            self._mail.start()
+
+    def _first_admin(self, database_url: str) -> str | None:
+        """On the first start, invite the first agency admin and return the link."""
+        from services.gateway.bootstrap import invite_first_admin
+
+        tenant = os.environ.get("CLUSTERBRIDGE_ADMIN_TENANT", "eu")
+        email = os.environ.get("CLUSTERBRIDGE_ADMIN_EMAIL", "admin@eu.example")
+        public = os.environ.get("PUBLIC_URL", self.gateway.url)
+        try:
+            link = invite_first_admin(database_url, public, tenant, email)
+        except Exception as exc:  # the pages can wait; the API works without them
+            self._warn(f"first admin not invited: {exc}")
+            return None
+        path = self.data_dir / FIRST_ADMIN_FILE
+        if link:
+            _write_secret(path, f"{email}\n{link}\n")
+            return link
+        return path.read_text().split("\n")[1] if path.exists() else None
 
     def _start_postgres(self) -> str:
         external = os.environ.get("DATABASE_URL")
@@ -594,6 +632,10 @@ class Stack:
             DATABASE_URL=database_url,
             NATS_URL=nats_url,
             INTERNAL_TOKEN=token,
+            # The web app calls the API here; mailed links point at the same door.
+            GATEWAY_URL=self.gateway.url,
+            PUBLIC_URL=os.environ.get("PUBLIC_URL", self.gateway.url),
+            SMTP_URL=os.environ.get("SMTP_URL", f"smtp://{LOOPBACK}:{self.ports.smtp}"),
             ENVIRONMENT=os.environ.get("ENVIRONMENT", "development"),
             PYTHONUNBUFFERED="1",  # logs appear in var/logs as they happen
         )
@@ -648,13 +690,25 @@ class Stack:
                 f"{svc.spec.name} is up but unhealthy ({answer.status_code}): {detail[:200]}"
             )
 
-    def _print_summary(self, gateway_up: bool, operator_key: str | None) -> None:
+    def _print_summary(
+        self, gateway_up: bool, operator_key: str | None, first_admin: str | None = None
+    ) -> None:
         c = self.console
         c.print()
         c.print("[bold]Clusterbridge is running[/]")
         if gateway_up:
+            c.print(f"  web app       {self.gateway.url}/")
             c.print(f"  gateway       {self.gateway.url}")
             c.print(f"  API docs      {self.gateway.url}/docs")
+        if self._mail is not None:
+            c.print(f"  mail          {self._rel('mail')}/ [dim](every message as a .eml file)[/]")
+        if first_admin:
+            # Never wrapped: the link must stay one piece to copy or click.
+            c.print(f"  first admin   {first_admin}", soft_wrap=True)
+            c.print(
+                f"                [dim](the first agency admin's invitation; also in "
+                f"{self._rel(FIRST_ADMIN_FILE)} and {self._rel('mail')}/)[/]"
+            )
         else:
             c.print("  [yellow]no gateway yet[/]; services:")
             for svc in self._services:
@@ -721,7 +775,7 @@ class Stack:
 
     def _shutdown(self) -> None:
         self._stopping = True
-        if not (self._services or self._nats or self._postgres):
+        if not (self._services or self._nats or self._postgres or self._mail):
             self.state_path.unlink(missing_ok=True)
             return
         with self.console.status("Stopping…"):
@@ -735,6 +789,8 @@ class Stack:
                 self._nats.stop()
             if self._postgres is not None:
                 self._postgres.stop()
+            if self._mail is not None:
+                self._mail.stop()
         self.state_path.unlink(missing_ok=True)
         self._log_line("info", "stack stopped")
         self.console.print("[green]✓[/] Stopped")

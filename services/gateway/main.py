@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import urllib.request
 from datetime import timedelta
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 
+import aiohttp
 import httpx
 from fastapi import FastAPI
 from httpx_aiohttp import AiohttpTransport
@@ -46,14 +49,33 @@ def _upstream_client(cfg: GatewaySettings) -> httpx.AsyncClient:
         # must never be picked for the next request ("cannot write request body").
         keepalive_expiry=2.0,
     )
+
+    def aiohttp_session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=cfg.upstream_connections, keepalive_timeout=limits.keepalive_expiry
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
     transport: httpx.AsyncBaseTransport = (
-        AiohttpTransport(limits=limits)
+        AiohttpTransport(limits=limits, client=aiohttp_session)
         if cfg.upstream_transport == "aiohttp"
         else httpx.AsyncHTTPTransport(limits=limits)
     )
+    # One client serves every caller: a cookie a response sets (the web app's session
+    # cookie) must go back to that browser only, never into a jar sent with the next
+    # caller's request.
     return httpx.AsyncClient(
-        transport=transport, timeout=httpx.Timeout(cfg.upstream_timeout, connect=1.0)
+        transport=transport,
+        timeout=httpx.Timeout(cfg.upstream_timeout, connect=1.0),
+        cookies=CookieJar(policy=_NoCookies()),
     )
+
+
+class _NoCookies(DefaultCookiePolicy):
+    def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
