@@ -19,7 +19,7 @@ PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip --quiet --disable-pip-version-
 # mypy fails on a path that does not exist, and bench/ or tests/ may be empty early on.
 LINT_PATHS := $(wildcard shared services deploy tests bench)
 
-.PHONY: help install lock run lint format test bench clean distclean
+.PHONY: help install lock run lint format test browser bench clean distclean
 
 help:  ## this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /make \1\t/' | expand -t 16
@@ -53,8 +53,18 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
 
-test: install lint  ## lint, then every test (real PostgreSQL, NATS, SMTP, browser)
+test: install lint browser  ## lint, then every test (real PostgreSQL, NATS, SMTP, browser)
 	$(BIN)/pytest
+
+# The page tests drive Debian's chromium through Playwright (no browser download).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:  ## install Debian's chromium for the page tests when it is missing
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "$(CHROMIUM) is missing: installing Debian's chromium for the browser tests ($(strip $(SUDO) apt-get install -y chromium))…"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
+	fi
 
 # Every bench/*.py that is a script (has a __main__ block); helpers are skipped.
 bench: install  ## run the benchmark scripts under bench/

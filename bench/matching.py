@@ -1,8 +1,12 @@
-"""Benchmark of the in-memory matching engine on synthetic profiles.
+"""Benchmark of the in-memory matching engine: judged quality, then synthetic scale.
 
     .venv/bin/python bench/matching.py [--sizes 10000,100000] [--queries 1000] [--seed 101]
 
-Per index size: build time; `matches()` latency (top-10, mode balanced, with and without
+First the judged set (bench/judged: hand-written profiles, hand-judged partners): R-prec,
+MRR and nDCG@10 per mode for plain TF-IDF, the engine without and with the embedding
+model. Then per synthetic index size, for the engine without the model and with it: build
+time (with the model: from precomputed, i.e. stored, embeddings; the time to compute them
+is printed apart); `matches()` latency (top-10, mode balanced, with and without
 explanations) p50/p99 over --queries random clusters; concept-level precision@10 and the
 planted-partner hit rate@10 for modes complementary and balanced, side by side with a
 plain TF-IDF cosine baseline; upsert cost (one new profile made searchable), and
@@ -33,8 +37,15 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psutil
+from threadpoolctl import threadpool_limits
+
+from bench.judged.evaluate import format_report
+from bench.judged.evaluate import run as run_judged
 from bench.synthetic import Dataset, generate
 from services.matching.engine.documents import Profile
+from services.matching.engine.embeddings import CachedEncoder, Encoder, embed_profiles
+from services.matching.engine.encoders import UseEncoder
 from services.matching.engine.index import MatchIndex
 
 # Seeds the engine's thresholds and weights were tuned on; never evaluate on these.
@@ -139,7 +150,90 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else ("inf" if a else "n/a")
 
 
-def run_size(n: int, *, queries: int, seed: int, planted: int, upserts: int) -> dict[str, str]:
+def rss_mb() -> float:
+    return float(psutil.Process().memory_info().rss / 2**20)
+
+
+def timed_matches(index: MatchIndex, sample: Sequence[str], explain: bool) -> list[float]:
+    lat = []
+    for cid in sample:
+        t0 = time.perf_counter()
+        index.matches(cid, limit=10, explain=explain)
+        lat.append(time.perf_counter() - t0)
+    return lat
+
+
+def run_model(
+    profiles: list[Profile],
+    data: Dataset,
+    truth: Relevance,
+    sample: Sequence[str],
+    encoder: Encoder,
+    upserts: int,
+    seed: int,
+) -> dict[str, str]:
+    """The same index with the embedding model: embeddings computed once (what the
+    projection stores), then the build from them, latency, quality, write-to-searchable."""
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    stored = {p.id: v for p, v in zip(profiles, embed_profiles(encoder, profiles), strict=True)}
+    embed_s = time.perf_counter() - t0
+    gc.collect()
+    index = MatchIndex(encoder=encoder)
+    t0 = time.perf_counter()
+    index.build(profiles, stored)
+    build_s = time.perf_counter() - t0
+    assert index.embedded_at_build == 0
+    del stored
+    gc.collect()
+    rss_index = rss_mb()
+    for cid in sample[:20]:
+        index.matches(cid)
+    lat = timed_matches(index, sample, explain=True)
+    lat_plain = timed_matches(index, sample, explain=False)
+    q_comp = quality(
+        data.planted,
+        truth,
+        lambda cid: [
+            m.cluster_id for m in index.matches(cid, mode="complementary", limit=10, explain=False)
+        ],
+    )
+    # Write-to-searchable with the model: a profile in new words (never seen by the
+    # encoder's cache) embedded, upserted, then found by id.
+    fresh = generate(max(upserts, 4), seed=seed + 2, planted_pairs=0).profiles[:upserts]
+    write_lat = []
+    for i, d in enumerate(fresh):
+        d = {**d, "needs": [*d.get("needs", []), f"bespoke need {seed}-{i} for a new partner"]}
+        p = Profile.from_event_data(d)
+        t0 = time.perf_counter()
+        index.upsert(p, index.embed(p))
+        index.matches(p.id, limit=10)
+        write_lat.append(time.perf_counter() - t0)
+    return {
+        "model: embed all (s, once)": f"{embed_s:.1f}",
+        "model: build from stored (s)": f"{build_s:.1f}",
+        "model: matches p50 (ms)": f"{percentile_ms(lat, 50):.1f}",
+        "model: matches p99 (ms)": f"{percentile_ms(lat, 99):.1f}",
+        "model: no-explain p50 (ms)": f"{percentile_ms(lat_plain, 50):.1f}",
+        "model: no-explain p99 (ms)": f"{percentile_ms(lat_plain, 99):.1f}",
+        "model: precision@10 compl.": f"{q_comp.precision:.3f}",
+        "model: hit rate@10 compl.": f"{q_comp.hit_rate:.3f}",
+        "model: embed+upsert+query p50 (ms)": f"{percentile_ms(write_lat, 50):.1f}",
+        "model: embed+upsert+query p99 (ms)": f"{percentile_ms(write_lat, 99):.1f}",
+        "model: index memory (MB, RSS delta)": f"{rss_index - rss0:.0f}",
+        "RSS after model (MB)": f"{rss_mb():.0f}",
+    }
+
+
+def run_size(
+    n: int,
+    *,
+    queries: int,
+    seed: int,
+    planted: int,
+    upserts: int,
+    encoder: Encoder | None,
+) -> dict[str, str]:
     t0 = time.perf_counter()
     data: Dataset = generate(n, seed=seed, planted_pairs=min(planted, n // 4))
     profiles = [Profile.from_event_data(d) for d in data.profiles]
@@ -147,10 +241,12 @@ def run_size(n: int, *, queries: int, seed: int, planted: int, upserts: int) -> 
     distinct = len({ph for p in profiles for f in ("offers", "needs") for ph in p.phrases(f)})
 
     gc.collect()
+    rss0 = rss_mb()
     index = MatchIndex()
     t0 = time.perf_counter()
     index.build(profiles)
     build_s = time.perf_counter() - t0
+    rss_lexical = rss_mb() - rss0
 
     rng = random.Random(seed)
     sample = [p.id for p in rng.sample(profiles, min(queries, n))]
@@ -202,6 +298,11 @@ def run_size(n: int, *, queries: int, seed: int, planted: int, upserts: int) -> 
     t0 = time.perf_counter()
     index.rebuild(refit=False)
     compact_s = time.perf_counter() - t0
+    model = {}
+    if encoder is not None:
+        del index, baseline
+        gc.collect()
+        model = run_model(profiles, data, truth, sample, encoder, upserts, seed)
 
     return {
         "profiles": f"{n:,}",
@@ -232,6 +333,8 @@ def run_size(n: int, *, queries: int, seed: int, planted: int, upserts: int) -> 
         "upsert update p50 (ms)": f"{percentile_ms(upd_lat, 50):.2f}",
         "upsert update p99 (ms)": f"{percentile_ms(upd_lat, 99):.2f}",
         "compaction after upserts (s)": f"{compact_s:.2f}",
+        "lexical index memory (MB, RSS delta)": f"{rss_lexical:.0f}",
+        **model,
     }
 
 
@@ -244,7 +347,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument("--planted", type=int, default=250, help="planted pairs per size")
     ap.add_argument("--upserts", type=int, default=200, help="timed upserts per kind")
+    ap.add_argument("--no-model", action="store_true", help="lexical engine only")
     args = ap.parse_args(argv)
+    # As in the service (services/matching/main.py): one BLAS thread.
+    threadpool_limits(1, user_api="blas")
+    encoder = None if args.no_model else CachedEncoder(UseEncoder(threads=1))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     tuned = ", ".join(str(s) for s in sorted(TUNING_SEEDS))
@@ -253,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"matching bench: seed {args.seed} ({role}; engine tuned on seed {tuned} only), "
         f"{os.cpu_count()} CPUs, load average before {os.getloadavg()[0]:.2f}"
     )
+    if encoder is not None:
+        print("\njudged set (bench/judged), held-out half, then tuning half:")
+        print(format_report(run_judged(encoder), ("heldout", "tune")))
+    print()
     print(PRECISION_DEFINITION)
     results = []
     for n in sizes:
@@ -264,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 seed=args.seed,
                 planted=args.planted,
                 upserts=args.upserts,
+                encoder=encoder,
             )
         )
     keys = list(results[0])

@@ -35,8 +35,10 @@ class BenchPlatform:
     urls: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start_service(self, name: str, module: str, env: dict[str, str] | None = None) -> str:
-        port = free_port()
+    def start_service(
+        self, name: str, module: str, env: dict[str, str] | None = None, port: int | None = None
+    ) -> str:
+        port = port or free_port()
         full_env = {
             **os.environ,
             "DATABASE_URL": self.database_url,

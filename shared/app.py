@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.db.engine import create_engine, create_sessionmaker
+from shared.db.migrations import MigrationsCheck
 from shared.db.problems import install_database_problem_handlers
 from shared.idempotency import IdempotencyMixin, Replay, purge_expired
 from shared.logging import configure_logging
@@ -67,6 +68,7 @@ def create_service_app(
             idempotency=idempotency,
         )
         app.state.runtime = rt
+        rt.readiness["migrations"] = MigrationsCheck(engine, name)
         rt.nc = await connect(settings.nats_url, name=f"clusterbridge-{name}")
         rt.js = rt.nc.jetstream()
         if own_stream:

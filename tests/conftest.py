@@ -107,17 +107,23 @@ from services.matching.main import MatchingSettings  # noqa: E402
 from services.matching.main import create_app as create_matching  # noqa: E402
 from services.registry.main import RegistrySettings  # noqa: E402
 from services.registry.main import create_app as create_registry  # noqa: E402
+from services.web.main import WebSettings  # noqa: E402
+from services.web.main import create_app as create_web  # noqa: E402
 from shared.db.engine import create_sessionmaker  # noqa: E402
 from shared.db.migrations import upgrade_all  # noqa: E402
 from tests.harness import INTERNAL_TOKEN, Platform, serve  # noqa: E402
 
-# Keys the tests use: one agency per tenant they need, an operator, and a read-only key.
+# Keys the tests use: one agency per tenant they need (trusted with labels, as an agency
+# desk that records benchmarking results is), an operator, a jp key that may not set
+# labels or verify, and a read-only key.
+VERIFIER_SCOPES = (*AGENCY_SCOPES, "registry:verify")
 TEST_CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "operator": ("eu", ("admin",)),
-    "eu": ("eu", AGENCY_SCOPES),
-    "jp": ("jp", AGENCY_SCOPES),
-    "br": ("br", AGENCY_SCOPES),
-    "kr": ("kr", AGENCY_SCOPES),
+    "eu": ("eu", VERIFIER_SCOPES),
+    "jp": ("jp", VERIFIER_SCOPES),
+    "br": ("br", VERIFIER_SCOPES),
+    "kr": ("kr", VERIFIER_SCOPES),
+    "jp_agent": ("jp", AGENCY_SCOPES),
     "jp_readonly": ("jp", ("registry:read", "matching:read", "events:read")),
 }
 
@@ -154,6 +160,14 @@ async def platform(
         "matching",
         create_matching(MatchingSettings(**common, registry_url=p.url("registry"))),
     )
+    gateway_port = free_port()
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    p.services["web"] = await serve(
+        "web",
+        create_web(
+            WebSettings(**common, gateway_url=gateway_url, public_url=gateway_url, page_size=10)
+        ),
+    )
     p.services["gateway"] = await serve(
         "gateway",
         create_gateway(
@@ -162,13 +176,24 @@ async def platform(
                 registry_url=p.url("registry"),
                 events_url=p.url("events"),
                 matching_url=p.url("matching"),
+                web_url=p.url("web"),
+                public_url=gateway_url,
                 rate_per_second=10_000,
                 rate_burst=10_000,
                 smtp_url=mailbox[1],
                 # Failed sign-ins still slow down and lock, by milliseconds here.
                 sign_in_delay_base=0.001,
+                # Webhook receivers of the tests listen on loopback, without TLS; retries
+                # come fast and give up after 8 attempts (tests/gateway/test_webhooks.py).
+                webhooks_allow_private=True,
+                webhooks_allow_http=True,
+                webhook_retry_base_seconds=0.05,
+                webhook_retry_max_seconds=0.4,
+                webhook_max_attempts=8,
+                webhook_poll_seconds=0.5,
             )
         ),
+        port=gateway_port,
     )
     engine = create_async_engine(database_url)
     async with create_sessionmaker(engine)() as s, s.begin():

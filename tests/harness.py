@@ -42,8 +42,10 @@ class RunningService:
         await self.task
 
 
-async def serve(name: str, app: FastAPI) -> RunningService:
-    port = free_port()
+async def serve(name: str, app: FastAPI, port: int | None = None) -> RunningService:
+    """Serve `app` on `port` (a free one unless given: the web app and the gateway each
+    need the other's address before either starts)."""
+    port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
     )

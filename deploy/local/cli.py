@@ -62,6 +62,8 @@ def run(
     postgres_port: Annotated[int | None, _port("postgres", _DEFAULT.postgres)] = None,
     nats_port: Annotated[int | None, _port("nats", _DEFAULT.nats)] = None,
     nats_monitor_port: Annotated[int | None, _port("nats_monitor", _DEFAULT.nats_monitor)] = None,
+    web_port: Annotated[int | None, _port("web", _DEFAULT.web)] = None,
+    smtp_port: Annotated[int | None, _port("smtp", _DEFAULT.smtp)] = None,
     free_ports: Annotated[
         bool, typer.Option("--free-ports", help="Any free port for every component not given.")
     ] = False,
@@ -83,7 +85,7 @@ def run(
     given = {
         "gateway": gateway_port, "registry": registry_port, "matching": matching_port,
         "events": events_port, "postgres": postgres_port, "nats": nats_port,
-        "nats_monitor": nats_monitor_port,
+        "nats_monitor": nats_monitor_port, "web": web_port, "smtp": smtp_port,
     }  # fmt: skip
     if free_ports:
         given = {k: 0 if v is None else v for k, v in given.items()}

@@ -645,10 +645,17 @@ class EmbeddedNats:
         host: str = LOOPBACK,
         log_path: Path | None = None,
         start_timeout: float = 30.0,
+        cluster_port: int | None = None,
+        routes: Sequence[int] = (),
+        name: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.port = port
         self.monitor_port = monitor_port
+        # A node of a cluster: its route port, and the route ports of all nodes.
+        self.cluster_port = cluster_port
+        self.routes = tuple(routes)
+        self.name = name or f"clusterbridge-{port}"
         self.host = host
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
         self.start_timeout = start_timeout
@@ -706,10 +713,19 @@ class EmbeddedNats:
             # A stable name: JetStream ties some metadata to the server name, and a
             # random one per start would make restarts look like a different server.
             "--server_name",
-            f"clusterbridge-{self.port}",
+            self.name,
         ]
         if self.monitor_port is not None:
             argv += ["-m", str(self.monitor_port)]
+        if self.cluster_port is not None:
+            argv += [
+                "--cluster_name",
+                NATS_CLUSTER_NAME,
+                "--cluster",
+                f"nats://{self.host}:{self.cluster_port}",
+                "--routes",
+                ",".join(f"nats-route://{self.host}:{p}" for p in self.routes),
+            ]
         self._process.spawn(argv, death_signal=signal.SIGTERM)
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -719,6 +735,11 @@ class EmbeddedNats:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def kill(self) -> None:
+        """SIGKILL: the node is lost mid-flight, nothing flushed or handed over."""
+        self._process.send_signal(signal.SIGKILL)
+        self._process.stop(signal.SIGKILL, 10.0)
 
     def __enter__(self) -> Self:
         self.start()
@@ -737,6 +758,84 @@ class EmbeddedNats:
             # /healthz answers 200 only once JetStream has recovered its streams.
             return _http_ok(self.host, self.monitor_port, "/healthz")
         return _nats_greets(self.host, self.port)
+
+
+NATS_CLUSTER_NAME = "clusterbridge"
+
+
+class EmbeddedNatsCluster:
+    """`size` NATS servers with JetStream on loopback, routed to each other: the local
+    stand-in for a production cluster, where streams are replicated (R3) and the loss
+    of one node loses no acknowledged message.
+
+    Every node is launched before any is waited for: JetStream on a node is healthy
+    only once the cluster has elected its meta leader, which needs a quorum up.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        size: int = 3,
+        *,
+        ports: Sequence[tuple[int, int, int]] | None = None,
+        log_dir: Path | None = None,
+        start_timeout: float = 60.0,
+    ) -> None:
+        root = Path(root).absolute()
+        chosen = list(ports or [(free_port(), free_port(), free_port()) for _ in range(size)])
+        routes = [cluster for _, _, cluster in chosen]
+        self.start_timeout = start_timeout
+        self.nodes = [
+            EmbeddedNats(
+                root / f"nats-{i}",
+                client,
+                monitor,
+                log_path=(log_dir or root) / f"nats-{i}.log",
+                cluster_port=cluster,
+                routes=routes,
+                name=f"nats-{i}",
+                start_timeout=start_timeout,
+            )
+            for i, (client, monitor, cluster) in enumerate(chosen)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated: what NATS_URL takes."""
+        return ",".join(n.url for n in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            if not node.is_running():
+                node.launch()
+        try:
+            for node in self.nodes:
+                wait_until(
+                    node.ready,
+                    timeout=self.start_timeout,
+                    alive=node.is_running,
+                    what=f"NATS node {node.name} on port {node.port}",
+                    log=node.log_path,
+                )
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def _nats_greets(host: str, port: int, timeout: float = 1.0) -> bool:

@@ -40,6 +40,7 @@ from deploy.local.servers import (
     LOOPBACK,
     ChildProcess,
     EmbeddedNats,
+    EmbeddedNatsCluster,
     EmbeddedPostgres,
     ServerStartError,
     free_port,
@@ -55,9 +56,11 @@ STATE_FILE = "stack.json"
 SUPERVISOR_LOG = "supervisor.log"
 TOKEN_FILE = "internal-token"  # noqa: S105 - a file name, not a secret
 OPERATOR_KEY_FILE = "operator-key"
+FIRST_ADMIN_FILE = "first-admin-invitation"
 
 Kind = Literal["postgres", "nats", "http"]
-BACKEND_NAMES = ("registry", "matching", "events")
+# Started before the gateway, in parallel; the web app only calls the gateway at request time.
+BACKEND_NAMES = ("registry", "matching", "events", "web")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class StackPorts:
     postgres: int = 54329
     nats: int = 4229
     nats_monitor: int = 8229
+    web: int = 8004
+    smtp: int = 8025
 
     @staticmethod
     def env_name(component: str) -> str:
@@ -118,6 +123,15 @@ def backend_specs(ports: StackPorts) -> tuple[ServiceSpec, ...]:
 
 def gateway_spec(ports: StackPorts) -> ServiceSpec:
     return ServiceSpec("gateway", ports.gateway)
+
+
+def nats_nodes() -> int:
+    """How many NATS nodes the local stack runs: 1, or a cluster of 3 (or 5) with
+    CLUSTERBRIDGE_NATS_NODES (an odd number: JetStream needs a majority up)."""
+    raw = os.environ.get("CLUSTERBRIDGE_NATS_NODES", "1")
+    if raw not in ("1", "3", "5"):
+        raise SystemExit(f"CLUSTERBRIDGE_NATS_NODES must be 1, 3 or 5, not {raw!r}")
+    return int(raw)
 
 
 def default_data_dir() -> Path:
@@ -341,13 +355,14 @@ class Stack:
         self.policy = policy or RestartPolicy(start_timeout=SERVICE_START_TIMEOUT)
         self.gateway = gateway_spec(self.ports)
         self._postgres: EmbeddedPostgres | None = None
-        self._nats: EmbeddedNats | None = None
+        self._nats: EmbeddedNats | EmbeddedNatsCluster | None = None
         self._services: list[ServiceProcess] = []
         self._supervisor = Supervisor(
             [], self.policy, say=self._say, changed=self._changed, log_tail=self._log_tail
         )
         self._state: StackState | None = None
         self._stopping = False
+        self._mail: Any = None  # aiosmtpd's Controller, when the stack runs the mail sink
 
     # -- entry point
 
@@ -413,6 +428,7 @@ class Stack:
 
         database_url = self._start_postgres()
         nats_url = self._start_nats()
+        self._start_mail_sink()
         with self._step("Applying database migrations"):
             self._migrate(database_url)
         token = self._internal_token()
@@ -435,11 +451,43 @@ class Stack:
             operator_key = self._operator_key(database_url)
         if gateway_up and operator_key:
             self._load_demo(operator_key)
+        first_admin = self._first_admin(database_url) if gateway_up else None
         assert self._state is not None
         self._state.phase = "running"
         self._save_state()
         self._log_line("info", "stack running")
-        self._print_summary(gateway_up, operator_key)
+        self._print_summary(gateway_up, operator_key, first_admin)
+
+    def _start_mail_sink(self) -> None:
+        """Mail goes to files under var/mail/ (unless SMTP_URL names a real server)."""
+        if os.environ.get("SMTP_URL"):
+            return
+        from aiosmtpd.controller import Controller
+
+        from deploy.local.mailsink import MailFolder
+
+        folder = self.data_dir / "mail"
+        with self._step(f"Starting the mail sink on {LOOPBACK}:{self.ports.smtp} ({folder})"):
+            self._mail = Controller(MailFolder(folder), hostname=LOOPBACK, port=self.ports.smtp)
+            self._mail.start()
+
+    def _first_admin(self, database_url: str) -> str | None:
+        """On the first start, invite the first agency admin and return the link."""
+        from services.gateway.bootstrap import invite_first_admin
+
+        tenant = os.environ.get("CLUSTERBRIDGE_ADMIN_TENANT", "eu")
+        email = os.environ.get("CLUSTERBRIDGE_ADMIN_EMAIL", "admin@eu.example")
+        public = os.environ.get("PUBLIC_URL", self.gateway.url)
+        try:
+            link = invite_first_admin(database_url, public, tenant, email)
+        except Exception as exc:  # the pages can wait; the API works without them
+            self._warn(f"first admin not invited: {exc}")
+            return None
+        path = self.data_dir / FIRST_ADMIN_FILE
+        if link:
+            _write_secret(path, f"{email}\n{link}\n")
+            return link
+        return path.read_text().split("\n")[1] if path.exists() else None
 
     def _start_postgres(self) -> str:
         external = os.environ.get("DATABASE_URL")
@@ -474,6 +522,9 @@ class Stack:
             self._record(Component("nats", "nats", external))
             return external
         port = self.ports.nats
+        nodes = nats_nodes()
+        if nodes > 1:
+            return self._start_nats_cluster(nodes)
         self._nats = EmbeddedNats(
             self.data_dir / "nats",
             port,
@@ -490,6 +541,28 @@ class Stack:
             )
         )
         return self._nats.url
+
+    def _start_nats_cluster(self, nodes: int) -> str:
+        """CLUSTERBRIDGE_NATS_NODES=3: a cluster on loopback, its first node on the usual
+        ports; streams get three replicas. Each node is supervised on its own, and no
+        service depends on any one of them: they ride out the loss of a node."""
+        ports = [(self.ports.nats, self.ports.nats_monitor, free_port())]
+        ports += [(free_port(), free_port(), free_port()) for _ in range(nodes - 1)]
+        cluster = EmbeddedNatsCluster(
+            self.data_dir / "nats-cluster", nodes, ports=ports, log_dir=self.logs_dir
+        )
+        self._nats = cluster
+        with self._step(f"Starting a {nodes}-node NATS cluster (JetStream) on {LOOPBACK}"):
+            cluster.start()
+        for node in cluster.nodes:
+            self._supervise_unit(node.name, node)
+            self._record(
+                Component(
+                    node.name, "nats", node.url, node.pid, _create_time(node.pid),
+                    str(node.log_path),
+                )
+            )  # fmt: skip
+        return cluster.url
 
     def _migrate(self, database_url: str) -> None:
         upgrade = _optional_callable("shared.db.migrations", "upgrade_all")
@@ -559,9 +632,15 @@ class Stack:
             DATABASE_URL=database_url,
             NATS_URL=nats_url,
             INTERNAL_TOKEN=token,
+            # The web app calls the API here; mailed links point at the same door.
+            GATEWAY_URL=self.gateway.url,
+            PUBLIC_URL=os.environ.get("PUBLIC_URL", self.gateway.url),
+            SMTP_URL=os.environ.get("SMTP_URL", f"smtp://{LOOPBACK}:{self.ports.smtp}"),
             ENVIRONMENT=os.environ.get("ENVIRONMENT", "development"),
             PYTHONUNBUFFERED="1",  # logs appear in var/logs as they happen
         )
+        if nats_nodes() > 1 and not os.environ.get("NATS_URL"):
+            env["NATS_STREAM_REPLICAS"] = "3"
         # The gateway routes only to services that exist in this checkout; one it knew
         # about but that never started would make its aggregated health fail for ever.
         for spec in backend_specs(self.ports):
@@ -611,13 +690,25 @@ class Stack:
                 f"{svc.spec.name} is up but unhealthy ({answer.status_code}): {detail[:200]}"
             )
 
-    def _print_summary(self, gateway_up: bool, operator_key: str | None) -> None:
+    def _print_summary(
+        self, gateway_up: bool, operator_key: str | None, first_admin: str | None = None
+    ) -> None:
         c = self.console
         c.print()
         c.print("[bold]Clusterbridge is running[/]")
         if gateway_up:
+            c.print(f"  web app       {self.gateway.url}/")
             c.print(f"  gateway       {self.gateway.url}")
             c.print(f"  API docs      {self.gateway.url}/docs")
+        if self._mail is not None:
+            c.print(f"  mail          {self._rel('mail')}/ [dim](every message as a .eml file)[/]")
+        if first_admin:
+            # Never wrapped: the link must stay one piece to copy or click.
+            c.print(f"  first admin   {first_admin}", soft_wrap=True)
+            c.print(
+                f"                [dim](the first agency admin's invitation; also in "
+                f"{self._rel(FIRST_ADMIN_FILE)} and {self._rel('mail')}/)[/]"
+            )
         else:
             c.print("  [yellow]no gateway yet[/]; services:")
             for svc in self._services:
@@ -684,7 +775,7 @@ class Stack:
 
     def _shutdown(self) -> None:
         self._stopping = True
-        if not (self._services or self._nats or self._postgres):
+        if not (self._services or self._nats or self._postgres or self._mail):
             self.state_path.unlink(missing_ok=True)
             return
         with self.console.status("Stopping…"):
@@ -698,6 +789,8 @@ class Stack:
                 self._nats.stop()
             if self._postgres is not None:
                 self._postgres.stop()
+            if self._mail is not None:
+                self._mail.stop()
         self.state_path.unlink(missing_ok=True)
         self._log_line("info", "stack stopped")
         self.console.print("[green]✓[/] Stopped")

@@ -42,8 +42,10 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
     cfg = settings or EventsSettings()
 
     async def build_state(rt: EventsRuntime) -> EventsState:
-        # The registry may start after us; its stream must exist for our consumer.
-        await ensure_stream(rt.jetstream, registry.STREAM)
+        # The registry may start after us; its stream must exist for our consumer. With
+        # the same replicas as the registry's own: ensure_stream also updates, and the
+        # default of 1 would shrink a replicated stream back to one node.
+        await ensure_stream(rt.jetstream, registry.STREAM, replicas=cfg.nats_stream_replicas)
         consumer = messaging.directory_consumer(rt, rt.sessionmaker)
         if cfg.run_workers:
             rt.start("directory-consumer", consumer.run())

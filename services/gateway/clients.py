@@ -24,6 +24,7 @@ KNOWN_SCOPES = frozenset(
         "events:read",
         "events:participate",
         "events:organise",
+        "webhooks:manage",
         "admin",
     }
 )
@@ -35,6 +36,7 @@ AGENCY_SCOPES = (
     "events:read",
     "events:participate",
     "events:organise",
+    "webhooks:manage",
 )
 
 
@@ -94,8 +96,9 @@ class Authenticator:
     """Resolves a bearer key to its client.
 
     A verified key is cached for `ttl` seconds so the hot path costs no database round
-    trip; a revocation through this gateway evicts at once, one through another replica
-    takes effect within `ttl`.
+    trip; a revocation evicts it at once on every replica (the revocation fact on NATS,
+    services.gateway.messaging.hear_revocations), and within `ttl` on a replica that
+    was cut off from NATS at that moment.
     """
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float = 5.0) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.gateway import webhooks
 from services.gateway.credentials import BearerRefused, Credential, credential
 from services.gateway.principals import CLIENTS_MANAGE, Principal
 from services.gateway.settings import GatewaySettings
@@ -93,3 +94,12 @@ async def key_manager(principal: PrincipalDep) -> Principal:
 
 
 KeyManagerDep = Annotated[Principal, Depends(key_manager)]
+
+
+async def webhook_manager(principal: PrincipalDep) -> Principal:
+    """An API key with webhooks:manage, an agency admin, or the operator."""
+    webhooks.require_manager(principal)
+    return principal
+
+
+WebhookManagerDep = Annotated[Principal, Depends(webhook_manager)]

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.repository import IdempotencyRepository
+from shared.problems import Problem
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -109,3 +110,37 @@ class IdempotencyStore:
     async def purge_expired(self) -> None:
         async with self.sessionmaker() as s, s.begin():
             await IdempotencyRepository(s).delete_older_than(datetime.now(UTC) - RETENTION)
+
+
+async def claim_in(
+    session: AsyncSession, client_id: uuid.UUID, key: str, fingerprint: bytes
+) -> Stored | None:
+    """For the gateway's own POSTs: claim the key in the transaction that writes, so the
+    write and its record commit together. A concurrent retry waits on the key's row and
+    then replays; returns the first answer to replay, or None to go ahead."""
+    now = datetime.now(UTC)
+    repo = IdempotencyRepository(session)
+    if await repo.insert_pending(client_id, key, fingerprint, now, now):
+        return None
+    row = await repo.locked(client_id, key)
+    if row.created_at >= now - RETENTION:
+        if row.request_hash != fingerprint:
+            raise Problem(
+                422,
+                "This Idempotency-Key was used with a different request body.",
+                slug="idempotency-key-reused",
+                field="Idempotency-Key",
+            )
+        if row.state == DONE and row.status is not None:
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row.headers or []]
+            return Stored(row.status, headers, row.body or b"")
+    row.request_hash, row.created_at = fingerprint, now
+    row.state, row.lease_until = PENDING, None
+    return None
+
+
+async def keep_in(session: AsyncSession, client_id: uuid.UUID, key: str, stored: Stored) -> None:
+    """Store the answer in the claimed row, in the same transaction as the write."""
+    row = await IdempotencyRepository(session).locked(client_id, key)
+    row.state, row.lease_until, row.status, row.body = DONE, None, stored.status, stored.body
+    row.headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in stored.headers]

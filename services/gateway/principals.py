@@ -15,9 +15,10 @@ from typing import Literal
 
 from shared.identity import AGENCY_ADMIN, CLUSTER_MANAGER, ORGANISER
 
-# Gateway-only scopes: managing a tenant's people, and its API keys.
+# Gateway-only scopes: managing a tenant's people, its API keys, and its webhooks.
 PEOPLE_ADMIN = "people:admin"
 CLIENTS_MANAGE = "clients:manage"
+WEBHOOKS_MANAGE = "webhooks:manage"
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     AGENCY_ADMIN: frozenset(
@@ -25,7 +26,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
             "registry:read", "registry:write", "registry:verify",
             "matching:read", "matching:feedback",
             "events:read", "events:participate", "events:organise",
-            PEOPLE_ADMIN, CLIENTS_MANAGE,
+            PEOPLE_ADMIN, CLIENTS_MANAGE, WEBHOOKS_MANAGE,
         }
     ),
     ORGANISER: frozenset({"registry:read", "matching:read", "events:read", "events:organise"}),

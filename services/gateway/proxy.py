@@ -28,7 +28,7 @@ from services.gateway.idempotency import (
     request_fingerprint,
 )
 from services.gateway.principals import Principal
-from services.gateway.ratelimit import RateLimiter
+from services.gateway.ratelimit import RateLimiter, SharedRateLimiter
 from services.gateway.routing import WEB, Route, may_use, route_for
 from services.gateway.sessions import SessionResolver
 from shared.idempotency import scoped_key
@@ -87,7 +87,7 @@ class ProxyState:
     internal_token: str
     authenticator: Authenticator
     sessions: SessionResolver
-    limiter: RateLimiter
+    limiter: RateLimiter | SharedRateLimiter
     idempotency: IdempotencyStore
 
 
@@ -225,7 +225,7 @@ class GatewayProxy:
             return
         client = call.client = await self._authenticate(call, state)
         self._authorise(call, client)
-        self._limit(call, state, client)
+        await self._limit(call, state, client)
         body: bytes | AsyncIterator[bytes]
         body = _stream_body(receive) if call.streamed else await _read_body(receive)
         if isinstance(body, bytes) and await self._claim_idempotency(
@@ -266,8 +266,8 @@ class GatewayProxy:
             )
 
     @staticmethod
-    def _limit(call: _Call, state: ProxyState, client: Principal) -> None:
-        decision = state.limiter.check(client.id, client.rate_per_second, client.burst)
+    async def _limit(call: _Call, state: ProxyState, client: Principal) -> None:
+        decision = await state.limiter.take(client.id, client.rate_per_second, client.burst)
         call.limit_headers = decision.headers()
         if not decision.allowed:
             raise Refusal(

@@ -1,23 +1,31 @@
-"""All SQL of the gateway: API clients and idempotency records."""
+"""All SQL of the gateway: API clients, idempotency records, people, mail, webhooks."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.gateway.models import (
     ApiClient,
+    EventTenant,
     IdempotencyRecord,
     OutgoingMail,
     Person,
     PersonSession,
     PersonToken,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
 )
+from shared.pagination import keyset_page
 
 
 class ClientRepository:
@@ -223,3 +231,223 @@ class MailRepository:
             .with_for_update(skip_locked=True)
         )
         return (await self.session.scalars(stmt)).first()
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery leased to this dispatcher, with what it needs of its subscription."""
+
+    delivery: WebhookDelivery
+    url: str
+    secrets: list[str]
+
+
+class WebhookRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: WebhookSubscription | WebhookDelivery | WebhookAttempt) -> None:
+        self.session.add(row)
+
+    async def subscription(
+        self, subscription_id: uuid.UUID, tenant: str, *, lock: bool = False
+    ) -> WebhookSubscription | None:
+        stmt = select(WebhookSubscription).where(
+            WebhookSubscription.id == subscription_id, WebhookSubscription.tenant == tenant
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def subscriptions_of(self, tenant: str) -> Sequence[WebhookSubscription]:
+        stmt = (
+            select(WebhookSubscription)
+            .where(WebhookSubscription.tenant == tenant)
+            .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def delete_subscription(self, subscription: WebhookSubscription) -> None:
+        await self.session.delete(subscription)
+
+    async def subscribers(self, tenant: str, event_type: str) -> Sequence[WebhookSubscription]:
+        """Every subscription of the tenant to this type, paused ones too: what a paused
+        endpoint misses waits for it to be resumed."""
+        stmt = select(WebhookSubscription).where(
+            WebhookSubscription.tenant == tenant,
+            WebhookSubscription.event_types.contains([event_type]),
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def add_delivery(self, values: dict[str, Any]) -> None:
+        """A new delivery, unless this event already has one for this subscription."""
+        stmt = (
+            insert(WebhookDelivery)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=["subscription_id", "event_id"],
+                index_where=WebhookDelivery.replay_of.is_(None),
+            )
+        )
+        await self.session.execute(stmt)
+
+    async def delivery(
+        self, delivery_id: uuid.UUID, subscription_id: uuid.UUID, *, lock: bool = False
+    ) -> WebhookDelivery | None:
+        stmt = select(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.subscription_id == subscription_id
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def deliveries_page(
+        self, subscription_id: uuid.UUID, state: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[WebhookDelivery], str | None]:
+        stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+        if state is not None:
+            stmt = stmt.where(WebhookDelivery.state == state)
+        return await keyset_page(
+            self.session, stmt, WebhookDelivery.created_at, WebhookDelivery.id, limit, cursor
+        )
+
+    async def attempts(self, delivery_id: uuid.UUID) -> Sequence[WebhookAttempt]:
+        stmt = (
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery_id)
+            .order_by(WebhookAttempt.id)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    @staticmethod
+    def _first_in_line() -> Any:
+        """Pending, of an active subscription, and no earlier delivery of its subject
+        still waiting."""
+        earlier = aliased(WebhookDelivery)
+        waiting_before = (
+            select(earlier.id)
+            .where(
+                earlier.subscription_id == WebhookDelivery.subscription_id,
+                earlier.subject == WebhookDelivery.subject,
+                earlier.state == "pending",
+                earlier.seq < WebhookDelivery.seq,
+            )
+            .exists()
+        )
+        return and_(
+            WebhookDelivery.state == "pending",
+            WebhookSubscription.status == "active",
+            ~waiting_before,
+        )
+
+    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[DueDelivery]:
+        """Take the due deliveries that are first in line for their subject, and hold
+        them until `until` (another replica skips them; if this one dies, they fall due
+        again)."""
+        stmt = (
+            select(WebhookDelivery, WebhookSubscription)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .where(self._first_in_line(), WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.seq)
+            .limit(limit)
+            .with_for_update(of=WebhookDelivery, skip_locked=True)
+        )
+        out = []
+        for delivery, sub in (await self.session.execute(stmt)).all():
+            delivery.next_attempt_at = until
+            keys = [sub.secret]
+            if (
+                sub.previous_secret
+                and sub.previous_secret_until
+                and sub.previous_secret_until > now
+            ):
+                keys.append(sub.previous_secret)
+            out.append(DueDelivery(delivery, sub.url, keys))
+        return out
+
+    async def next_due_at(self) -> datetime | None:
+        stmt = (
+            select(func.min(WebhookDelivery.next_attempt_at))
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .where(self._first_in_line())
+        )
+        return await self.session.scalar(stmt)
+
+    async def reschedule_pending(self, subscription_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.subscription_id == subscription_id,
+                WebhookDelivery.state == "pending",
+            )
+            .values(next_attempt_at=now)
+        )
+
+    async def locked_delivery(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+        stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def locked_subscription(self, subscription_id: uuid.UUID) -> WebhookSubscription | None:
+        stmt = (
+            select(WebhookSubscription)
+            .where(WebhookSubscription.id == subscription_id)
+            .with_for_update()
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def event_tenants(self, event_id: uuid.UUID) -> Sequence[str]:
+        stmt = select(EventTenant.tenant).where(EventTenant.event_id == event_id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def set_event_tenant(self, event_id: uuid.UUID, tenant: str, taking_part: bool) -> None:
+        if taking_part:
+            await self.session.execute(
+                insert(EventTenant)
+                .values(event_id=event_id, tenant=tenant)
+                .on_conflict_do_nothing()
+            )
+        else:
+            await self.session.execute(
+                delete(EventTenant).where(
+                    EventTenant.event_id == event_id, EventTenant.tenant == tenant
+                )
+            )
+
+
+# One statement, one round trip: refill by the time since the last request (measured by
+# the database's clock, the one clock every replica shares), take a token if there is
+# one, and say whether it was taken. The row lock serialises one client's requests
+# across replicas; other clients never wait on each other.
+_TAKE_TOKEN = text(
+    """
+    INSERT INTO gateway.rate_buckets AS b (client_id, tokens, allowed, updated_at)
+    VALUES (:client_id, :burst - 1, true, clock_timestamp())
+    ON CONFLICT (client_id) DO UPDATE SET
+      tokens = LEAST(:burst, b.tokens
+                 + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * :rate)
+               - CASE WHEN LEAST(:burst, b.tokens
+                 + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * :rate) >= 1
+                 THEN 1 ELSE 0 END,
+      allowed = LEAST(:burst, b.tokens
+                 + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * :rate) >= 1,
+      updated_at = clock_timestamp()
+    RETURNING tokens, allowed
+    """
+)
+
+
+class RateBuckets:
+    """The shared token buckets, on an autocommit engine (no BEGIN/COMMIT round trips)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def take(self, client_id: uuid.UUID, rate: int, burst: int) -> tuple[bool, float]:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    _TAKE_TOKEN,
+                    {"client_id": client_id, "rate": float(rate), "burst": float(burst)},
+                )
+            ).one()
+        return bool(row.allowed), float(row.tokens)

@@ -21,6 +21,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/clusters", "registry", "registry"),
     Route("/v1/tenants", "registry", "registry"),
     Route("/v1/imports", "registry", "registry"),
+    Route("/v1/observatory", "registry", "registry"),
     Route("/v1/matching", "matching", "matching"),
     Route("/v1/events", "events", "events"),
     Route("/v1/trainings", "events", "events"),

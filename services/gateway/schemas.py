@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
@@ -137,3 +137,86 @@ class ResetRequest(Input):
 
 class ResetRequested(BaseModel):
     detail: str
+
+
+# ---- webhooks ----------------------------------------------------------------------
+
+EventTypeName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+\.[a-z_]+$")]
+
+
+class WebhookCreate(Input):
+    url: Annotated[
+        ShortText,
+        Field(max_length=2000, description="HTTPS endpoint that receives the deliveries"),
+    ]
+    event_types: Annotated[list[EventTypeName], Field(min_length=1, max_length=20)]
+    description: Line | None = None
+
+
+class WebhookOut(BaseModel):
+    id: uuid.UUID
+    tenant: str
+    url: str
+    description: str | None
+    event_types: list[str]
+    status: Literal["active", "paused"]
+    paused_reason: str | None = Field(description="why deliveries stopped, while paused")
+    paused_at: datetime | None
+    previous_secret_until: datetime | None = Field(
+        description="until when the secret before the last rotation also signs"
+    )
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Shown once; verify each delivery's signature with it.")
+
+
+class SecretRotated(BaseModel):
+    secret: str = Field(description="The new secret, shown once.")
+    previous_secret_until: datetime | None = Field(
+        description="deliveries carry a signature with the old secret too until then"
+    )
+
+
+class WebhookPause(Input):
+    reason: Line | None = None
+
+
+class EventTypeOut(BaseModel):
+    name: str
+    scope: str
+    description: str
+
+
+class AttemptOut(BaseModel):
+    attempted_at: datetime
+    duration_ms: int
+    status: int | None = Field(description="the endpoint's HTTP status; none if it did not answer")
+    error: str | None
+    response_body: str | None = Field(description="the start of the endpoint's answer")
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID = Field(description="also the webhook-id header (with a msg_ prefix)")
+    event_type: str
+    subject: str = Field(description="deliveries of one subject arrive in order")
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    replay_of: uuid.UUID | None
+    created_at: datetime
+    delivered_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+
+
+class DeliveryDetail(DeliveryOut):
+    payload: dict[str, Any]
+    attempt_log: list[AttemptOut]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None

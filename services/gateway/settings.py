@@ -19,6 +19,9 @@ class GatewaySettings(ServiceSettings):
     # Per API client, unless the client has its own figures.
     rate_per_second: int = 50
     rate_burst: int = 100
+    # "shared": buckets in PostgreSQL, one limit across every replica; "process": each
+    # replica its own (N replicas allow N times the rate), no database round trip.
+    rate_limit_store: Literal["shared", "process"] = "shared"
     # Upstream read timeout: a slow service answers 504 after this, never hangs a client.
     upstream_timeout: float = 10.0
     upstream_connections: int = 200
@@ -42,6 +45,25 @@ class GatewaySettings(ServiceSettings):
     sign_in_lock_after: int = Field(default=5, ge=2, le=100)
     sign_in_lock_minutes: int = Field(default=15, ge=1, le=1440)
     sign_in_delay_base: float = Field(default=0.25, ge=0, le=2)
+
+    # Webhooks. Targets must be public HTTPS addresses; an operator may allow private
+    # ones (a partner system on the same network; tests use loopback) and plain HTTP.
+    webhooks_allow_private: bool = False
+    webhooks_allow_http: bool = False
+    # Retries: base x 2^(n-1) seconds after the n-th failure, at most the cap, for the
+    # whole window; then the delivery has failed and its subscription is paused.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_retry_hours: float = Field(default=72.0, gt=0)
+    # Also give up after this many attempts (None: only the window decides).
+    webhook_max_attempts: int | None = Field(default=None, ge=1)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The dispatcher sleeps until the next retry is due, at most this long (new events
+    # wake it at once).
+    webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    # After a rotation the previous secret also signs for this long.
+    webhook_secret_overlap_hours: float = Field(default=24.0, ge=0, le=24 * 30)
 
     def upstreams(self) -> dict[str, str]:
         pairs = {

@@ -9,6 +9,7 @@ from services.gateway.openapi import OpenApiCache
 from services.gateway.people import Links
 from services.gateway.proxy import ProxyState
 from services.gateway.sessions import SessionPolicy
+from services.gateway.webhook_dispatch import WebhookDispatcher
 from shared.messaging.consumer import DurableConsumer
 
 
@@ -19,5 +20,6 @@ class GatewayState:
     mail: MailSender
     links: Links
     policy: SessionPolicy
+    webhooks: WebhookDispatcher
     people_mail: DurableConsumer
     partnership_mail: DurableConsumer

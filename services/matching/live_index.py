@@ -12,8 +12,16 @@ import structlog
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.matching.engine.embeddings import Encoder
 from services.matching.engine.index import MatchIndex
-from services.matching.projection import DELETED, applied_versions, live_profiles, profile_of
+from services.matching.projection import (
+    DELETED,
+    applied_versions,
+    live_profiles,
+    profile_of,
+    store_embeddings,
+    stored_embeddings,
+)
 from shared.messaging.envelope import Envelope
 
 _log = structlog.get_logger("matching.index")
@@ -46,19 +54,41 @@ class Freshness:
 
 
 class LiveIndex:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], encoder: Encoder | None = None
+    ) -> None:
         self.sessionmaker = sessionmaker
-        self.index = MatchIndex()
+        self.encoder = encoder
+        self.index = MatchIndex(encoder=encoder)
+        self.reused_embeddings = 0  # stored embeddings the last load used as they were
         self.freshness = Freshness()
         # Profiles the engine could not index, by cluster id, with the reason.
         self.refused: dict[str, str] = {}
         self._maintaining = False
 
+    async def warm_up(self) -> None:
+        """Load the embedding model now (seconds), not on the first profile event."""
+        if self.encoder is not None:
+            await asyncio.to_thread(self.encoder.encode, ["warm-up"])
+
     async def load(self) -> int:
-        """(Re)build the whole index from the projection table."""
+        """(Re)build the whole index from the projection table and the stored embeddings;
+        embeddings that were missing or stale are computed and stored for next time."""
         async with self.sessionmaker() as s:
             profiles, refused = await live_profiles(s)
-        await asyncio.to_thread(self.index.build, profiles)
+            stored = await stored_embeddings(s, self.encoder.name) if self.encoder else {}
+        await asyncio.to_thread(self.index.build, profiles, stored)
+        if self.encoder is not None:
+            fresh = [
+                (p.id, v)
+                for p in profiles
+                if not ((old := stored.get(p.id)) and old.fits(p, self.encoder.name))
+                and (v := self.index.vectors(p.id)) is not None
+            ]
+            self.reused_embeddings = len(profiles) - len(fresh)
+            if fresh:
+                async with self.sessionmaker() as s, s.begin():
+                    await store_embeddings(s, fresh, self.encoder.dim)
         self.refused = refused
         REFUSED.set(len(refused))
         for cluster_id, reason in refused.items():
@@ -171,4 +201,7 @@ class LiveIndex:
             "needs_compaction": stats.needs_compaction,
             "refused": dict(sorted(self.refused.items())[:20]),
             "refused_count": len(self.refused),
+            "embedding_model": self.encoder.name if self.encoder else None,
+            "embeddings_reused_at_load": self.reused_embeddings,
+            "embeddings_computed_at_load": self.index.embedded_at_build,
         }

@@ -36,13 +36,14 @@ def feedback_recorded(
     record_event(session, Outbox, contract.FEEDBACK_RECORDED, tenant, payload)
 
 
-async def _project(session: AsyncSession, envelope: Envelope) -> None:
-    await apply_event(session, envelope)
-
-
 def profiles_consumer(rt: AnyRuntime, live: LiveIndex) -> DurableConsumer:
-    """Registry cluster events into the projection table, then (after the commit) into
-    the in-memory index."""
+    """Registry cluster events into the projection table (with the profile's embeddings),
+    then (after the commit) into the in-memory index, which finds the embeddings in the
+    encoder's cache instead of running the model again."""
+
+    async def _project(session: AsyncSession, envelope: Envelope) -> None:
+        await apply_event(session, envelope, live.encoder)
+
     return DurableConsumer(
         name=PROFILES_CONSUMER,
         stream=registry.STREAM,

@@ -1,4 +1,5 @@
-"""Matching tables: the projection of public profiles, match feedback, inbox, outbox."""
+"""Matching tables: the projection of public profiles and their embeddings, match
+feedback, inbox, outbox."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, UniqueConstraint, func
+from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -31,6 +32,25 @@ class ProfileRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class ProfileEmbedding(Base):
+    """Sentence embeddings of one public profile (float16, row-major), computed when the
+    profile changed, so a restart builds the index without running the model again."""
+
+    __tablename__ = "profile_embeddings"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(120))
+    dim: Mapped[int] = mapped_column(Integer)
+    profile: Mapped[bytes] = mapped_column(LargeBinary)
+    about: Mapped[bytes] = mapped_column(LargeBinary)
+    needs: Mapped[bytes] = mapped_column(LargeBinary)
+    offers: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

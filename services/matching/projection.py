@@ -8,6 +8,7 @@ between, the index is rebuilt from the table at the next start.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.matching.engine.documents import Profile
-from services.matching.repository import ProfileRepository
+from services.matching.engine.embeddings import Encoder, ProfileVectors, embed_profiles
+from services.matching.repository import EmbeddingRepository, ProfileRepository
 from shared.contracts import registry as registry_contract
 from shared.messaging.envelope import Envelope
 
@@ -23,8 +25,14 @@ UPSERTED = registry_contract.CLUSTER_UPSERTED
 DELETED = registry_contract.CLUSTER_DELETED
 
 
-async def apply_event(session: AsyncSession, envelope: Envelope) -> bool:
-    """Store the event's effect; True if it changed the projection."""
+async def apply_event(
+    session: AsyncSession, envelope: Envelope, encoder: Encoder | None = None
+) -> bool:
+    """Store the event's effect; True if it changed the projection.
+
+    With an encoder, a stored profile's embeddings are computed here (in a thread, off
+    the request path and off the event loop) and stored in the same transaction, so
+    the index and a later restart find them ready."""
     data = envelope.data
     try:
         cluster_id = uuid.UUID(str(data["id"]))
@@ -35,11 +43,17 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> bool:
     deleted = envelope.type == DELETED
     if not deleted and envelope.type != UPSERTED:
         return False
-    if not deleted:
-        profile_of(data)  # refuse data the index could not use, before storing
-    return await ProfileRepository(session).upsert_if_newer(
+    profile = None if deleted else profile_of(data)  # refuse what the index cannot use
+    stored = await ProfileRepository(session).upsert_if_newer(
         cluster_id, tenant, version, deleted, {} if deleted else dict(data)
     )
+    if stored and encoder is not None:
+        if profile is None:
+            await EmbeddingRepository(session).delete(cluster_id)
+        else:
+            vectors = (await asyncio.to_thread(embed_profiles, encoder, [profile]))[0]
+            await EmbeddingRepository(session).put(cluster_id, vectors, encoder.dim)
+    return stored
 
 
 def profile_of(data: Mapping[str, Any]) -> Profile:
@@ -61,12 +75,27 @@ async def live_profiles(session: AsyncSession) -> tuple[list[Profile], dict[str,
     return profiles, refused
 
 
+async def stored_embeddings(session: AsyncSession, model: str) -> dict[str, ProfileVectors]:
+    """Stored embeddings of this model, by cluster id."""
+    return await EmbeddingRepository(session).of_model(model)
+
+
+async def store_embeddings(
+    session: AsyncSession, vectors: list[tuple[str, ProfileVectors]], dim: int
+) -> None:
+    repo = EmbeddingRepository(session)
+    for cluster_id, v in vectors:
+        await repo.put(uuid.UUID(cluster_id), v, dim)
+
+
 async def applied_versions(session: AsyncSession) -> dict[str, int | None]:
     """Per cluster id, the version the projection holds (None for a deletion)."""
     return await ProfileRepository(session).versions()
 
 
-async def replace_all(session: AsyncSession, profiles: list[dict[str, Any]]) -> int:
+async def replace_all(
+    session: AsyncSession, profiles: list[dict[str, Any]], encoder: Encoder | None = None
+) -> int:
     """Make the projection equal to `profiles` (a full read of the registry).
 
     Rows newer than what was read (an event that raced the read) are kept.
@@ -74,7 +103,8 @@ async def replace_all(session: AsyncSession, profiles: list[dict[str, Any]]) -> 
     seen: set[uuid.UUID] = set()
     for data in profiles:
         seen.add(uuid.UUID(str(data["id"])))
-        await apply_event(session, Envelope(type=UPSERTED, tenant=str(data["tenant"]), data=data))
+        envelope = Envelope(type=UPSERTED, tenant=str(data["tenant"]), data=data)
+        await apply_event(session, envelope, encoder)
     stale = await ProfileRepository(session).live_except(seen)
     removed = 0
     for row in stale:

@@ -1,4 +1,5 @@
-"""All SQL of the matching service: its copy of public profiles, and feedback."""
+"""All SQL of the matching service: its copy of public profiles and their embeddings,
+and feedback."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.matching.models import Feedback, ProfileRow
+from services.matching.engine.embeddings import ProfileVectors
+from services.matching.models import Feedback, ProfileEmbedding, ProfileRow
 
 
 class ProfileRepository:
@@ -90,3 +92,66 @@ class FeedbackRepository:
     async def visible(self) -> Sequence[Feedback]:
         """Every judgement this transaction may see (row-level security: one tenant)."""
         return (await self.session.scalars(select(Feedback))).all()
+
+
+class EmbeddingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, cluster_id: uuid.UUID, vectors: ProfileVectors, dim: int) -> None:
+        """Store a profile's embeddings unless newer ones (by profile version) are stored."""
+        parts = vectors.to_bytes()
+        stmt = insert(ProfileEmbedding).values(
+            id=cluster_id,
+            version=vectors.version,
+            model=vectors.model,
+            dim=dim,
+            updated_at=datetime.now(UTC),
+            **parts,
+        )
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[ProfileEmbedding.id],
+                set_={
+                    "version": stmt.excluded.version,
+                    "model": stmt.excluded.model,
+                    "dim": stmt.excluded.dim,
+                    "updated_at": stmt.excluded.updated_at,
+                    **{k: getattr(stmt.excluded, k) for k in parts},
+                },
+                where=(ProfileEmbedding.version <= stmt.excluded.version)
+                | (ProfileEmbedding.model != stmt.excluded.model),
+            )
+        )
+
+    async def delete(self, cluster_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(ProfileEmbedding).where(ProfileEmbedding.id == cluster_id)
+        )
+
+    async def of_model(self, model: str) -> dict[str, ProfileVectors]:
+        """Every stored embedding of this model, by cluster id (unreadable rows skipped:
+        the index recomputes them)."""
+        rows = await self.session.execute(
+            select(ProfileEmbedding).where(ProfileEmbedding.model == model)
+        )
+        out: dict[str, ProfileVectors] = {}
+        for (r,) in rows:
+            try:
+                out[str(r.id)] = ProfileVectors.from_bytes(
+                    r.model,
+                    r.version,
+                    r.dim,
+                    {"profile": r.profile, "about": r.about, "needs": r.needs, "offers": r.offers},
+                )
+            except ValueError:
+                continue
+        return out
+
+    async def count(self, model: str) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(ProfileEmbedding)
+            .where(ProfileEmbedding.model == model)
+        )
+        return int((await self.session.execute(stmt)).scalar_one())

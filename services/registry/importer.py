@@ -21,10 +21,11 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import messaging, profiles
+from services.registry import labels, messaging, profiles
 from services.registry.models import Cluster, ImportJob, Tenant
 from services.registry.repository import ClusterRepository, ImportRepository
 from services.registry.schemas import ClusterFields
+from shared.identity import Caller
 from shared.problems import Problem
 
 BATCH_ROWS = 500
@@ -41,9 +42,15 @@ MEMBER_COLUMNS = {
     "members_research_education": "research_education",
     "members_other": "other",
 }
+LABEL_COLUMNS = {
+    "label_level": "level",
+    "label_valid_until": "valid_until",
+    "label_issuer": "issuer",
+    "label_benchmarked_on": "benchmarked_on",
+}
 CSV_COLUMNS = frozenset(
-    {"name", "country", "region", "city", "website", "description", "contact_email",
-     "external_id", "label_level", "label_valid_until", *LIST_COLUMNS, *MEMBER_COLUMNS}
+    {"name", "country", "region", "region_code", "city", "website", "description",
+     "contact_email", "external_id", *LABEL_COLUMNS, *LIST_COLUMNS, *MEMBER_COLUMNS}
 )  # fmt: skip
 
 
@@ -130,12 +137,9 @@ def _csv_record(header: list[str], values: list[str]) -> dict[str, Any]:
         elif key in MEMBER_COLUMNS:
             if value:
                 members[MEMBER_COLUMNS[key]] = value
-        elif key == "label_level":
+        elif key in LABEL_COLUMNS:
             if value:
-                label["level"] = value
-        elif key == "label_valid_until":
-            if value:
-                label["valid_until"] = value
+                label[LABEL_COLUMNS[key]] = value
         elif value:
             out[key] = value
     if members:
@@ -213,12 +217,14 @@ Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 class Importer:
-    def __init__(self, transaction: Transaction, tenant: Tenant, fmt: str) -> None:
+    def __init__(self, transaction: Transaction, tenant: Tenant, fmt: str, caller: Caller) -> None:
         # Each batch commits in its own transaction (scoped to the caller's tenant, and
         # waking the outbox relay), so a large file never holds one open.
         self.transaction = transaction
         self.tenant = tenant
         self.fmt = fmt
+        self.may_label = labels.may_set(caller)
+        self.recorded_by = labels.recorded_by(caller)
         self.tally = Tally()
         self.job_id = uuid.uuid4()
 
@@ -259,19 +265,31 @@ class Importer:
             ext_ids = list({f.external_id for _, f in batch if f.external_id})
             existing = await repo.by_external_ids(self.tenant.code, ext_ids)
             touched: dict[str, Cluster] = {}
+            label_before: dict[str, labels.LabelState] = {}
             for line, fields in batch:
                 ext = fields.external_id
                 assert ext is not None
                 current = touched.get(ext) or existing.get(ext)
                 try:
                     if current is None:
-                        cluster = profiles.new_cluster(self.tenant, fields)
+                        cluster = profiles.new_cluster(
+                            self.tenant, fields, may_label=self.may_label
+                        )
+                        label_before[ext] = labels.state_from(None)
                         repo.add(cluster)
                         self.tally.created += 1
                         touched[ext] = cluster
                         continue
-                    changes = fields.model_dump(exclude={"tenant"}, mode="python")
-                    if profiles.apply_changes(self.tenant, current, changes):
+                    # A row without label columns leaves the label alone: labels are a
+                    # verifier's to change, not a side effect of re-importing a file.
+                    exclude = (
+                        {"tenant"} if "label" in fields.model_fields_set else {"tenant", "label"}
+                    )
+                    changes = fields.model_dump(exclude=exclude, mode="python")
+                    label_before.setdefault(ext, labels.state_of(current))
+                    if profiles.apply_changes(
+                        self.tenant, current, changes, may_label=self.may_label
+                    ):
                         if ext in existing and ext not in touched:
                             self.tally.updated += 1
                         touched[ext] = current
@@ -280,7 +298,9 @@ class Importer:
                 except Problem as exc:
                     self.tally.refuse(RowError(line, ext, exc.field, exc.detail))
             await s.flush()
-            for cluster in touched.values():
+            for ext, cluster in touched.items():
+                if labels.state_of(cluster) != label_before[ext]:
+                    labels.record(s, cluster, self.recorded_by)
                 messaging.announce_upsert(s, cluster)
             await self._save_progress(s)
 

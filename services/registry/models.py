@@ -1,5 +1,5 @@
-"""Registry tables: tenants, cluster profiles, import jobs, strategic partnerships,
-outbox."""
+"""Registry tables: tenants, cluster profiles, label history, self-assessments, import
+jobs, strategic partnerships, outbox."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -52,6 +54,9 @@ class Cluster(Base):
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2), index=True)
     region: Mapped[str | None] = mapped_column(String(200))
+    # ISO 3166-2 subdivision; once set it names the region and the free text is kept
+    # only as what the agency once typed.
+    region_code: Mapped[str | None] = mapped_column(String(6), index=True)
     city: Mapped[str | None] = mapped_column(String(200))
     website: Mapped[str | None] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -69,10 +74,52 @@ class Cluster(Base):
     members_other: Mapped[int] = mapped_column(Integer, default=0)
     label_level: Mapped[str] = mapped_column(String(8), default="none")
     label_valid_until: Mapped[date | None] = mapped_column(Date)
+    label_issuer: Mapped[str | None] = mapped_column(String(200))
+    label_benchmarked_on: Mapped[date | None] = mapped_column(Date)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_email: Mapped[str | None] = mapped_column(String(320))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LabelAward(Base):
+    """One entry of a cluster's label history: each time its label was set or changed."""
+
+    __tablename__ = "label_awards"
+    __table_args__ = (Index("ix_registry_label_awards_cluster", "cluster_id", "recorded_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    cluster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(8))
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    benchmarked_on: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+class SelfAssessment(Base):
+    """A cluster organisation's own figures on the benchmarking indicators (one per
+    cluster, replaced on each submission). Peers see only percentiles computed from it."""
+
+    __tablename__ = "self_assessments"
+
+    cluster_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant: Mapped[str] = mapped_column(String(16))
+    reference_year: Mapped[int] = mapped_column(Integer)
+    staff_fte: Mapped[float] = mapped_column(Float)
+    budget_eur: Mapped[float] = mapped_column(Float)
+    private_funding_pct: Mapped[float] = mapped_column(Float)
+    international_members_pct: Mapped[float] = mapped_column(Float)
+    services_offered: Mapped[int] = mapped_column(Integer)
+    projects_2y: Mapped[int] = mapped_column(Integer)
+    cooperation_agreements_2y: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -7,10 +7,12 @@ so they cannot drift apart.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from services.registry import labels, regions
 from services.registry.models import Cluster
-from services.registry.schemas import ClusterOut
+from services.registry.schemas import ClusterOut, LabelView
 from shared.contracts.registry import ClusterPublic, LabelOut, MembersOut
 
 
@@ -21,7 +23,8 @@ def public_fields(c: Cluster) -> dict[str, Any]:
         "external_id": c.external_id,
         "name": c.name,
         "country": c.country,
-        "region": c.region,
+        "region": regions.shown_region(c.region_code, c.region),
+        "region_code": c.region_code,
         "city": c.city,
         "website": c.website,
         "description": c.description,
@@ -39,7 +42,12 @@ def public_fields(c: Cluster) -> dict[str, Any]:
             research_education=c.members_research_education,
             other=c.members_other,
         ),
-        "label": LabelOut(level=c.label_level, valid_until=c.label_valid_until),
+        "label": LabelOut(
+            level=c.label_level,
+            valid_until=c.label_valid_until,
+            issuer=c.label_issuer,
+            benchmarked_on=c.label_benchmarked_on,
+        ),
         "verified": c.verified,
         "version": c.version,
         "created_at": c.created_at,
@@ -51,9 +59,21 @@ def public_profile(c: Cluster) -> ClusterPublic:
     return ClusterPublic(**public_fields(c))
 
 
+def label_view(c: Cluster, on: date | None = None) -> LabelView:
+    on = on or labels.today()
+    return LabelView(
+        level=c.label_level,
+        valid_until=c.label_valid_until,
+        issuer=c.label_issuer,
+        benchmarked_on=c.label_benchmarked_on,
+        status=labels.status(c.label_level, c.label_valid_until, on),
+    )
+
+
 def cluster_out(c: Cluster, *, with_contact: bool) -> ClusterOut:
     """The API body; the contact e-mail only for the owning tenant (left unset, not
     null, for everyone else, so it is absent from the JSON)."""
+    fields = public_fields(c) | {"label": label_view(c)}
     if with_contact:
-        return ClusterOut(**public_fields(c), contact_email=c.contact_email)
-    return ClusterOut(**public_fields(c))
+        return ClusterOut(**fields, contact_email=c.contact_email)
+    return ClusterOut(**fields)

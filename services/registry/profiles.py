@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import messaging
+from services.registry import labels, messaging, regions
 from services.registry.models import Cluster, Tenant
 from services.registry.presenting import public_fields
 from services.registry.repository import ClusterRepository, PartnershipRepository
 from services.registry.schemas import ClusterFields, ClusterPatch
+from shared.identity import Caller
 from shared.problems import Problem
 
 
@@ -34,9 +35,11 @@ def _assign(cluster: Cluster, fields: dict[str, Any]) -> None:
             cluster.members_research_education = m.get("research_education", 0)
             cluster.members_other = m.get("other", 0)
         elif key == "label":
-            lab = value or {}
-            cluster.label_level = str(lab.get("level") or "none")
-            cluster.label_valid_until = lab.get("valid_until")
+            level, valid_until, issuer, benchmarked_on = labels.state_from(value)
+            cluster.label_level = level
+            cluster.label_valid_until = valid_until
+            cluster.label_issuer = issuer
+            cluster.label_benchmarked_on = benchmarked_on
         elif key == "website":
             cluster.website = str(value) if value is not None else None
         elif key == "description":
@@ -50,8 +53,19 @@ def _assign(cluster: Cluster, fields: dict[str, Any]) -> None:
             setattr(cluster, key, value)
 
 
-def new_cluster(tenant: Tenant, fields: ClusterFields) -> Cluster:
+def _check_label_right(cluster: Cluster | None, changes: dict[str, Any], may_label: bool) -> None:
+    if may_label or "label" not in changes:
+        return
+    before = labels.state_of(cluster) if cluster is not None else labels.state_from(None)
+    if labels.state_from(changes["label"]) != before:
+        raise labels.refuse()
+
+
+def new_cluster(tenant: Tenant, fields: ClusterFields, *, may_label: bool) -> Cluster:
+    """A new profile; a label in it needs the right to set labels (`labels.may_set`)."""
     _check_country(tenant, fields.country)
+    regions.check_in_country(fields.region_code, fields.country)
+    _check_label_right(None, fields.model_dump(include={"label"}, mode="python"), may_label)
     now = datetime.now(UTC)
     cluster = Cluster(
         id=uuid.uuid4(), tenant=tenant.code, version=1, verified=False,
@@ -66,14 +80,22 @@ def _comparable(cluster: Cluster) -> dict[str, Any]:
     for k in ("version", "created_at", "updated_at"):
         d.pop(k)
     d["contact_email"] = cluster.contact_email
+    d["region_text"] = cluster.region
     return d
 
 
-def apply_changes(tenant: Tenant, cluster: Cluster, changes: dict[str, Any]) -> bool:
-    """Apply field changes; returns False when nothing actually changed."""
+def apply_changes(
+    tenant: Tenant, cluster: Cluster, changes: dict[str, Any], *, may_label: bool
+) -> bool:
+    """Apply field changes; returns False when nothing actually changed. Refused before
+    anything is assigned if it would change the label without the right to."""
     before = _comparable(cluster)
     if changes.get("country") is not None:
         _check_country(tenant, changes["country"])
+    regions.check_in_country(
+        changes.get("region_code", cluster.region_code), changes.get("country") or cluster.country
+    )
+    _check_label_right(cluster, changes, may_label)
     _assign(cluster, changes)
     if _comparable(cluster) == before:
         return False
@@ -93,7 +115,9 @@ def patch_changes(patch: ClusterPatch) -> dict[str, Any]:
     return changes
 
 
-async def create(session: AsyncSession, tenant: Tenant, fields: ClusterFields) -> Cluster:
+async def create(
+    session: AsyncSession, tenant: Tenant, fields: ClusterFields, caller: Caller
+) -> Cluster:
     repo = ClusterRepository(session)
     if fields.external_id and await repo.external_id_taken(tenant.code, fields.external_id):
         raise Problem(
@@ -102,11 +126,27 @@ async def create(session: AsyncSession, tenant: Tenant, fields: ClusterFields) -
             slug="duplicate-external-id",
             field="external_id",
         )
-    cluster = new_cluster(tenant, fields)
+    cluster = new_cluster(tenant, fields, may_label=labels.may_set(caller))
     repo.add(cluster)
     await session.flush()
+    if cluster.label_level != "none":
+        labels.record(session, cluster, labels.recorded_by(caller))
     messaging.announce_upsert(session, cluster)
     return cluster
+
+
+async def change(
+    session: AsyncSession, tenant: Tenant, cluster: Cluster, changes: dict[str, Any], caller: Caller
+) -> bool:
+    """Apply changes, keep the label history and announce the new version."""
+    label_before = labels.state_of(cluster)
+    if not apply_changes(tenant, cluster, changes, may_label=labels.may_set(caller)):
+        return False
+    await session.flush()
+    if labels.state_of(cluster) != label_before:
+        labels.record(session, cluster, labels.recorded_by(caller))
+    messaging.announce_upsert(session, cluster)
+    return True
 
 
 async def delete(session: AsyncSession, cluster: Cluster) -> None:

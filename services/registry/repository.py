@@ -5,17 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.models import (
     Cluster,
     ImportJob,
+    LabelAward,
     Partnership,
     PartnershipActivity,
     PartnershipMember,
+    SelfAssessment,
     StrategyVersion,
     Tenant,
 )
@@ -36,6 +39,8 @@ class ClusterFilter:
     label_min: LabelLevel | None = None
     text: str | None = None
     verified: bool | None = None
+    # The day labels are judged on: an expired label satisfies no minimum.
+    label_on: date | None = None
 
 
 class ClusterRepository:
@@ -88,6 +93,12 @@ class ClusterRepository:
             stmt = stmt.where(Cluster.ecosystems.overlap(list(f.ecosystems)))
         if f.label_min is not None and f.label_min is not LabelLevel.NONE:
             stmt = stmt.where(Cluster.label_level.in_(_LEVELS_AT_LEAST[f.label_min]))
+            if f.label_on is not None:
+                stmt = stmt.where(
+                    or_(
+                        Cluster.label_valid_until.is_(None), Cluster.label_valid_until >= f.label_on
+                    )
+                )
         if f.verified is not None:
             stmt = stmt.where(Cluster.verified.is_(f.verified))
         if f.text:
@@ -136,6 +147,161 @@ class ImportRepository:
 
     async def save_progress(self, job_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+class LabelRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, award: LabelAward) -> None:
+        self.session.add(award)
+
+    async def history(self, cluster_id: uuid.UUID, limit: int = 200) -> Sequence[LabelAward]:
+        return (
+            await self.session.scalars(
+                select(LabelAward)
+                .where(LabelAward.cluster_id == cluster_id)
+                .order_by(LabelAward.recorded_at.desc(), LabelAward.id)
+                .limit(limit)
+            )
+        ).all()
+
+
+class AssessmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, cluster_id: uuid.UUID) -> SelfAssessment | None:
+        return await self.session.get(SelfAssessment, cluster_id)
+
+    def add(self, assessment: SelfAssessment) -> None:
+        self.session.add(assessment)
+
+    async def peers(self, cluster_id: uuid.UUID, ecosystem: str) -> list[dict[str, float]]:
+        """Every other assessed cluster's figures in the ecosystem (the assessment and
+        the profile's member counts); the caller turns them into percentiles and never
+        passes them on."""
+        a = SelfAssessment.__table__.c
+        rows = (
+            await self.session.execute(
+                select(
+                    *[col for col in a if col.key not in ("cluster_id", "tenant", "updated_at")],
+                    Cluster.members_smes,
+                    Cluster.members_large_firms,
+                    Cluster.members_research_education,
+                )
+                .select_from(SelfAssessment)
+                .join(Cluster, Cluster.id == SelfAssessment.cluster_id)
+                .where(
+                    SelfAssessment.cluster_id != cluster_id,
+                    Cluster.ecosystems.contains([ecosystem]),
+                )
+            )
+        ).all()
+        return [{k: float(v) for k, v in r._mapping.items()} for r in rows]
+
+
+# Aggregates of the observatory. Each cluster counts once in each of its ecosystems;
+# a label counts only while current on the day given (checked here, at read time).
+_AREA = {"country": "c.country", "region": "c.region_code"}
+
+_COUNTS = """
+SELECT e AS ecosystem, {area} AS area, count(*) AS clusters,
+       sum(c.members_smes) AS members_smes,
+       sum(c.members_large_firms) AS members_large_firms,
+       sum(c.members_research_education) AS members_research_education,
+       sum(c.members_other) AS members_other,
+       count(*) FILTER (WHERE c.label_level = 'bronze' AND {current}) AS labels_bronze,
+       count(*) FILTER (WHERE c.label_level = 'silver' AND {current}) AS labels_silver,
+       count(*) FILTER (WHERE c.label_level = 'gold' AND {current}) AS labels_gold
+FROM registry.clusters c CROSS JOIN LATERAL unnest(c.ecosystems) AS e
+WHERE {area} IS NOT NULL {filters}
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+_CURRENT = "(c.label_valid_until IS NULL OR c.label_valid_until >= :on)"
+
+# Location quotient LQ(r, e) = (n_re / n_r) / (n_e / n) over cluster-ecosystem entries
+# (weighted by SME members for the SME measure); n_e and n are over the whole registry,
+# also the clusters whose region is not coded yet.
+_SPECIALISATION = """
+WITH cells AS (
+    SELECT {area} AS area, e AS ecosystem, sum({weight})::float8 AS n
+    FROM registry.clusters c CROSS JOIN LATERAL unnest(c.ecosystems) AS e
+    GROUP BY 1, 2
+),
+eco AS (SELECT ecosystem, sum(n) AS n_e FROM cells GROUP BY ecosystem),
+areas AS (SELECT area, sum(n) AS n_r FROM cells WHERE area IS NOT NULL GROUP BY area),
+total AS (SELECT sum(n) AS n FROM cells)
+SELECT cells.area, cells.ecosystem, cells.n, areas.n_r, eco.n_e, total.n AS n_all,
+       (cells.n / areas.n_r) / (eco.n_e / total.n) AS lq
+FROM cells
+JOIN areas ON areas.area = cells.area
+JOIN eco ON eco.ecosystem = cells.ecosystem
+CROSS JOIN total
+WHERE cells.n > 0 AND areas.n_r > 0 AND eco.n_e > 0 {filters}
+ORDER BY cells.area, cells.ecosystem
+"""
+
+_WEIGHT = {"clusters": "1", "smes": "c.members_smes"}
+
+
+class ObservatoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def counts(
+        self, by: str, on: date, ecosystem: str | None, country: str | None
+    ) -> list[dict[str, Any]]:
+        filters, params = self._filters(ecosystem, country, eco="e", country_col="c.country")
+        sql = _COUNTS.format(area=_AREA[by], current=_CURRENT, filters=filters)
+        rows = await self.session.execute(text(sql), {"on": on, **params})
+        return [dict(r._mapping) for r in rows]
+
+    async def specialisation(
+        self, by: str, measure: str, ecosystem: str | None, country: str | None
+    ) -> list[dict[str, Any]]:
+        filters, params = self._filters(
+            ecosystem, country, eco="cells.ecosystem", country_col="left(cells.area, 2)"
+        )
+        sql = _SPECIALISATION.format(area=_AREA[by], weight=_WEIGHT[measure], filters=filters)
+        rows = await self.session.execute(text(sql), params)
+        return [dict(r._mapping) for r in rows]
+
+    async def profiles_created(self, since: date) -> dict[date, int]:
+        rows = await self.session.execute(
+            text(
+                "SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date AS m, "
+                "count(*) FROM registry.clusters WHERE created_at >= :since GROUP BY 1"
+            ),
+            {"since": since},
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def labels_gained(self, since: date) -> dict[tuple[date, str], int]:
+        rows = await self.session.execute(
+            text(
+                "SELECT date_trunc('month', recorded_at AT TIME ZONE 'UTC')::date AS m, level, "
+                "count(*) FROM registry.label_awards "
+                "WHERE recorded_at >= :since AND level <> 'none' GROUP BY 1, 2"
+            ),
+            {"since": since},
+        )
+        return {(r[0], str(r[1])): int(r[2]) for r in rows}
+
+    @staticmethod
+    def _filters(
+        ecosystem: str | None, country: str | None, *, eco: str, country_col: str
+    ) -> tuple[str, dict[str, Any]]:
+        parts, params = [], {}
+        if ecosystem is not None:
+            parts.append(f"AND {eco} = :ecosystem")
+            params["ecosystem"] = ecosystem
+        if country is not None:
+            parts.append(f"AND {country_col} = :country")
+            params["country"] = country
+        return " ".join(parts), params
 
 
 class PartnershipRepository:

@@ -14,9 +14,11 @@ from pydantic import (
     Field,
     HttpUrl,
     field_validator,
+    model_validator,
 )
 
-from shared.contracts.registry import ClusterPublic
+from services.registry import regions
+from shared.contracts.registry import ClusterPublic, LabelOut
 from shared.schemas import Input
 from shared.taxonomy import ECOSYSTEMS, LabelLevel
 from shared.validation import CountryCode, LanguageCode, Line, LongText, ShortText
@@ -48,6 +50,7 @@ def _unique(values: list[Any]) -> list[Any]:
 
 
 Ecosystem = Annotated[str, AfterValidator(_ecosystem)]
+RegionCode = Annotated[str, Field(max_length=6), AfterValidator(regions.normalise)]
 NaceCode = Annotated[str, AfterValidator(_nace)]
 Phrases = Annotated[list[ShortText], Field(max_length=100), AfterValidator(_unique)]
 Countries = Annotated[list[CountryCode], Field(max_length=250), AfterValidator(_unique)]
@@ -63,10 +66,61 @@ class Members(BaseModel):
 
 
 class Label(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     level: LabelLevel = LabelLevel.NONE
-    valid_until: date | None = None
+    valid_until: date | None = Field(default=None, description="The label's last valid day.")
+    issuer: Line | None = Field(default=None, description="The body that awarded it.")
+    benchmarked_on: date | None = Field(default=None, description="Date of the benchmarking.")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Label:
+        if (
+            self.valid_until is not None
+            and self.benchmarked_on is not None
+            and self.valid_until < self.benchmarked_on
+        ):
+            raise ValueError("valid_until is before benchmarked_on")
+        return self
+
+
+class LabelSet(Label):
+    """A label as a verifier sets it: a real label names its issuer and both dates."""
+
+    level: LabelLevel
+
+    @model_validator(mode="after")
+    def _complete(self) -> LabelSet:
+        if self.level is not LabelLevel.NONE:
+            missing = [
+                name
+                for name in ("issuer", "benchmarked_on", "valid_until")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"a {self.level} label needs {', '.join(missing)}")
+        return self
+
+
+class LabelView(LabelOut):
+    """The label as read now: `status` is decided at read time from `valid_until`."""
+
+    status: Literal["none", "valid", "expired"] = "none"
+
+
+class LabelAwardOut(BaseModel):
+    level: str
+    issuer: str | None
+    benchmarked_on: date | None
+    valid_until: date | None
+    status: Literal["none", "valid", "expired"]
+    recorded_at: datetime
+
+
+class LabelHistory(BaseModel):
+    cluster_id: uuid.UUID
+    current: LabelView
+    history: list[LabelAwardOut] = Field(description="Newest first.")
 
 
 class ClusterFields(BaseModel):
@@ -76,7 +130,12 @@ class ClusterFields(BaseModel):
 
     name: Line
     country: CountryCode
-    region: Line | None = None
+    region: Line | None = Field(
+        default=None, description="Free text; shown until `region_code` is set."
+    )
+    region_code: RegionCode | None = Field(
+        default=None, description="ISO 3166-2 subdivision of `country`, e.g. FR-ARA, JP-27."
+    )
     city: Line | None = None
     website: HttpUrl | None = None
     description: LongText = ""
@@ -121,6 +180,7 @@ class ClusterPatch(BaseModel):
     name: Line | None = None
     country: CountryCode | None = None
     region: Line | None = None
+    region_code: RegionCode | None = None
     city: Line | None = None
     website: HttpUrl | None = None
     description: LongText | None = None
@@ -142,6 +202,8 @@ class ClusterPatch(BaseModel):
 class ClusterOut(ClusterPublic):
     """The public profile (the same type the registry's events carry), and the contact
     e-mail for the owning tenant."""
+
+    label: LabelView = LabelView()
 
     contact_email: str | None = Field(
         default=None, description="Present only when the caller's tenant owns the profile."
@@ -203,6 +265,117 @@ class ImportReport(BaseModel):
     errors_truncated: bool = False
     started_at: datetime
     finished_at: datetime | None
+
+
+class CountsRow(BaseModel):
+    ecosystem: str
+    area: str = Field(description="A country (ISO 3166-1) or a region (ISO 3166-2) code.")
+    area_name: str | None = None
+    clusters: int
+    members_smes: int
+    members_large_firms: int
+    members_research_education: int
+    members_other: int
+    labels_bronze: int = Field(description="Current labels only: expired ones do not count.")
+    labels_silver: int
+    labels_gold: int
+
+
+class CountsTable(BaseModel):
+    by: Literal["country", "region"]
+    as_of: date = Field(description="The day labels were judged current on.")
+    rows: list[CountsRow]
+
+
+class SpecialisationRow(BaseModel):
+    area: str
+    area_name: str | None = None
+    ecosystem: str
+    entries: float = Field(description="n_re: the area's entries in the ecosystem.")
+    area_entries: float = Field(description="n_r: the area's entries in every ecosystem.")
+    ecosystem_entries: float = Field(description="n_e: the ecosystem's entries registry-wide.")
+    all_entries: float = Field(description="n: all entries of the registry.")
+    index: float = Field(description="(n_re / n_r) / (n_e / n); above 1: specialised.")
+
+
+class SpecialisationTable(BaseModel):
+    by: Literal["country", "region"]
+    measure: Literal["clusters", "smes"]
+    rows: list[SpecialisationRow]
+
+
+class TrendRow(BaseModel):
+    month: date = Field(description="First day of the month (UTC).")
+    profiles_created: int
+    labels_bronze: int
+    labels_silver: int
+    labels_gold: int
+
+
+class TrendTable(BaseModel):
+    months: int
+    rows: list[TrendRow]
+
+
+def _year_not_future(value: int) -> int:
+    if value > date.today().year:
+        raise ValueError("the reference year cannot be in the future")
+    return value
+
+
+Share = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class SelfAssessmentIn(BaseModel):
+    """A cluster organisation's own figures for one reference year; see
+    `services/registry/benchmarking.py` for where the indicator set comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference_year: Annotated[int, Field(ge=2000), AfterValidator(_year_not_future)]
+    staff_fte: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] = Field(
+        description="Cluster management staff in full-time equivalents."
+    )
+    budget_eur: Annotated[float, Field(ge=0, le=1e10, allow_inf_nan=False)] = Field(
+        description="Annual budget of the cluster organisation, in euro."
+    )
+    private_funding_pct: Share = Field(
+        description="Share of the budget from private sources (fees, paid services), %."
+    )
+    international_members_pct: Share = Field(description="Share of members from abroad, %.")
+    services_offered: Count = Field(description="Distinct services offered to members.")
+    projects_2y: Count = Field(description="Collaborative projects in the last two years.")
+    cooperation_agreements_2y: Count = Field(
+        description="Cooperation agreements with other clusters in the last two years."
+    )
+
+
+class SelfAssessmentOut(SelfAssessmentIn):
+    cluster_id: uuid.UUID
+    updated_at: datetime
+
+
+class IndicatorStanding(BaseModel):
+    indicator: str
+    value: float = Field(description="Your own figure.")
+    percentile: int = Field(
+        description="Share of peers below you (ties count half), 0-100; never a peer's figure."
+    )
+
+
+class PeerGroup(BaseModel):
+    ecosystem: str
+    enough_peers: bool = Field(description="False when fewer peers than `min_peers`: no figures.")
+    peers: int | None = Field(description="Peers compared with; null when too few.")
+    standings: list[IndicatorStanding]
+
+
+class Benchmark(BaseModel):
+    cluster_id: uuid.UUID
+    reference_year: int
+    min_peers: int
+    groups: list[PeerGroup]
 
 
 # ---- strategic partnerships -------------------------------------------------------

@@ -46,6 +46,8 @@ class LabelOut(BaseModel):
 
     level: str = "none"
     valid_until: date | None = None
+    issuer: str | None = None
+    benchmarked_on: date | None = None
 
 
 class ClusterPublic(Payload):
@@ -57,6 +59,7 @@ class ClusterPublic(Payload):
     name: str
     country: str
     region: str | None = None
+    region_code: str | None = None
     city: str | None = None
     website: str | None = None
     description: str = ""

@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.db.session import APP_ROLE
 
@@ -68,3 +68,40 @@ def upgrade_all(database_url: str, services: Sequence[str] = SERVICES) -> list[s
             upgrade(service, database_url)
             done.append(service)
     return done
+
+
+def heads(service: str) -> frozenset[str]:
+    """The revisions this code expects its schema at (empty: no migrations)."""
+    from alembic.script import ScriptDirectory
+
+    location = migrations_dir(service)
+    if location is None:
+        return frozenset()
+    return frozenset(ScriptDirectory(str(location)).get_heads())
+
+
+class MigrationsCheck:
+    """Readiness: not ready until the service's schema is at the revisions its code
+    expects, so a pod of a new release waits for the migration Job instead of serving
+    against old tables. Once at head it stays ready (migrations only move forward)."""
+
+    def __init__(self, engine: AsyncEngine, service: str) -> None:
+        self.engine = engine
+        self.schema = service  # each service's schema is named after it
+        self.expected = heads(service)
+        self._done = not self.expected
+
+    async def __call__(self) -> str | None:
+        if self._done:
+            return None
+        query = text(f'SELECT version_num FROM "{self.schema}".alembic_version')  # noqa: S608 - a fixed schema name
+        try:
+            async with self.engine.connect() as conn:
+                found = frozenset(str(v) for v in (await conn.scalars(query)).all())
+        except Exception:
+            return "schema not migrated"
+        if found != self.expected:
+            at = ", ".join(sorted(found)) or "nothing"
+            return f"schema at {at}, code expects {', '.join(sorted(self.expected))}"
+        self._done = True
+        return None

@@ -174,17 +174,18 @@ async def test_rate_limit_answers_429_with_retry_after(platform: Platform) -> No
             base_url=gw.url, headers={"authorization": f"Bearer {platform.keys['jp']}"}
         ) as c,
     ):
-        statuses = []
-        for _ in range(6):
-            r = await c.get("/v1/tenants")
-            statuses.append(r.status_code)
-            if r.status_code == 200:
-                assert int(r.headers["ratelimit-remaining"]) >= 0
-                assert r.headers["ratelimit-limit"] == "3"
-            else:
-                limited = r
-        assert statuses[:3] == [200, 200, 200]
-        assert 429 in statuses[3:]
+        # Twenty at once against a burst of 3 refilled at 1/s: however slow the machine,
+        # the refill cannot keep up, so some are refused (no timing assumed).
+        answers = await asyncio.gather(*(c.get("/v1/tenants") for _ in range(20)))
+        passed = [r for r in answers if r.status_code == 200]
+        refused = [r for r in answers if r.status_code == 429]
+        assert len(passed) + len(refused) == 20
+        assert len(passed) >= 3
+        assert refused
+        for r in passed:
+            assert int(r.headers["ratelimit-remaining"]) >= 0
+            assert r.headers["ratelimit-limit"] == "3"
+        limited = refused[0]
         assert limited.headers["content-type"] == PROBLEM
         assert int(limited.headers["retry-after"]) >= 1
         assert limited.headers["ratelimit-remaining"] == "0"
@@ -244,7 +245,8 @@ async def test_slow_service_gives_504_not_a_hang(platform: Platform, silent_upst
 
 
 async def test_merged_openapi_and_docs(platform: Platform) -> None:
-    async with httpx.AsyncClient(base_url=platform.gateway_url) as c:
+    # The first merged document asks every service: give a loaded machine time.
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as c:
         doc = (await c.get("/openapi.json")).json()
         assert "/v1/clusters" in doc["paths"]
         assert "/v1/clients" in doc["paths"]

@@ -134,7 +134,7 @@ async def test_delete_then_404(platform: Platform) -> None:
 async def test_only_verifiers_mark_profiles_verified(platform: Platform) -> None:
     created = await create(platform, "jp")
     url = f"/v1/clusters/{created['id']}"
-    async with platform.client("jp") as c:
+    async with platform.client("jp_agent") as c:
         etag = (await c.get(url)).headers["etag"]
         r = await c.patch(url, json={"verified": True}, headers={"if-match": etag})
         assert r.status_code == 403

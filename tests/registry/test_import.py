@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import date
 from typing import Any
 
 import orjson
@@ -108,7 +109,11 @@ async def test_csv_import_with_lists_members_label_and_quoted_newlines(platform:
     assert cluster["ecosystems"] == ["electronics", "digital"]
     assert cluster["competences"] == ["chip design", "EDA"]
     assert cluster["members"]["smes"] == 120
-    assert cluster["label"] == {"level": "gold", "valid_until": "2027-06-30"}
+    assert cluster["label"]["level"] == "gold"
+    assert cluster["label"]["valid_until"] == "2027-06-30"
+    assert cluster["label"]["status"] == (
+        "valid" if date.today().isoformat() <= "2027-06-30" else "expired"
+    )
     assert "line two, with comma" in cluster["description"]
 
 

@@ -56,26 +56,42 @@ async def subjects_of(platform: Platform, partnership_id: str) -> list[str]:
         await engine.dispose()
 
 
-async def four_clusters(platform: Platform, tag: str) -> list[dict[str, Any]]:
+async def four_clusters(
+    platform: Platform, tag: str, ecosystem: str = "energy-renewables"
+) -> list[dict[str, Any]]:
     """A Japanese lead and partners in Germany, Brazil and Korea, with words of their
-    own (`tag`) so that the consortium builder finds exactly them."""
+    own (`tag`) and an ecosystem the caller may reserve, so that the consortium builder
+    can be made to find exactly them (its semantic scoring sees past the tag alone)."""
     return [
         await new_cluster(
             platform,
             "jp",
             name=f"Kansai {tag}",
             competences=[f"{tag} cell design"],
+            ecosystems=[ecosystem],
             offers=[f"{tag} pilot line"],
             needs=[f"{tag} recycling partners"],
         ),
         await new_cluster(
-            platform, "eu", name=f"Saxony {tag}", competences=[f"{tag} recycling process"]
+            platform,
+            "eu",
+            name=f"Saxony {tag}",
+            competences=[f"{tag} recycling process"],
+            ecosystems=[ecosystem],
         ),
         await new_cluster(
-            platform, "br", name=f"Campinas {tag}", competences=[f"{tag} lithium refining"]
+            platform,
+            "br",
+            name=f"Campinas {tag}",
+            competences=[f"{tag} lithium refining"],
+            ecosystems=[ecosystem],
         ),
         await new_cluster(
-            platform, "kr", name=f"Ulsan {tag}", competences=[f"{tag} life cycle assessment"]
+            platform,
+            "kr",
+            name=f"Ulsan {tag}",
+            competences=[f"{tag} life cycle assessment"],
+            ecosystems=[ecosystem],
         ),
     ]
 
@@ -88,7 +104,9 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
     platform: Platform,
 ) -> None:
     t = tag()
-    lead, de, br, kr = await four_clusters(platform, t)
+    # An ecosystem no other test uses: the builder then chooses among these four only.
+    reserved = "proximity-social-economy"
+    lead, de, br, kr = await four_clusters(platform, t, reserved)
     m_lead, m_de, m_br, m_kr = await managers(platform, [lead, de, br, kr])
 
     # The lead's manager asks the matching service for a consortium ...
@@ -102,6 +120,7 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
                     "competences": [f"{t} recycling", f"{t} lithium", f"{t} life cycle"],
                     "min_members": 4,
                     "max_members": 4,
+                    "filters": {"ecosystems": [reserved]},
                 },
             )
             found: list[dict[str, Any]] = ok(r)["consortia"]

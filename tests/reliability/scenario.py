@@ -45,6 +45,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
 
 from deploy.local.servers import ChildProcess, tail
 from deploy.local.stack import STATE_FILE, SUPERVISOR_LOG, Component, StackState
@@ -147,7 +148,9 @@ class LocalStack:
 
     @property
     def nats_url(self) -> str:
-        return self.component("nats").url
+        """The NATS server, or every node of a cluster comma-separated (nats-0, ...)."""
+        nodes = [c.url for c in self.components().values() if c.kind == "nats"]
+        return ",".join(nodes)
 
     def operator_key(self) -> str:
         return (self.data_dir / "operator-key").read_text().strip()
@@ -452,7 +455,13 @@ class EventCounter:
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def __aenter__(self) -> EventCounter:
-        self._nc = await nats.connect(self.nats_url, connect_timeout=5)
+        servers = [u for u in self.nats_url.split(",") if u]
+        self._nc = await nats.connect(servers, connect_timeout=5)
+        await self._subscribe()
+        return self
+
+    async def _subscribe(self) -> None:
+        assert self._nc is not None
         js = self._nc.jetstream()
         self._sub = await js.pull_subscribe(
             "registry.cluster.upserted",
@@ -462,7 +471,6 @@ class EventCounter:
                 inactive_threshold=300.0,
             ),
         )  # fmt: skip
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._sub is not None:
@@ -479,6 +487,15 @@ class EventCounter:
                 msgs = await self._sub.fetch(1000, timeout=0.5)
             except (NatsTimeoutError, TimeoutError):
                 return
+            except APIError:
+                # On a cluster, this ephemeral consumer may have lived on a node that
+                # was killed: read the stream again from its start with a new one.
+                with contextlib.suppress(Exception):
+                    await self._sub.unsubscribe()
+                self.ids.clear()
+                self.messages = 0
+                await self._subscribe()
+                continue
             for msg in msgs:
                 data = orjson.loads(msg.data).get("data", {})
                 if str(data.get("name", "")).startswith(self.prefix):

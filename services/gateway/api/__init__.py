@@ -8,5 +8,12 @@ from services.gateway.api.auth import router as auth_router
 from services.gateway.api.clients import router as clients_router
 from services.gateway.api.people import router as people_router
 from services.gateway.api.platform import router as platform_router
+from services.gateway.api.webhooks import router as webhooks_router
 
-routers: tuple[APIRouter, ...] = (clients_router, auth_router, people_router, platform_router)
+routers: tuple[APIRouter, ...] = (
+    clients_router,
+    auth_router,
+    people_router,
+    webhooks_router,
+    platform_router,
+)

@@ -104,7 +104,7 @@ async def list_api_clients(
 
 @router.delete("/v1/clients/{client_id}", status_code=204)
 async def revoke_api_client(client_id: uuid.UUID, actor: KeyManagerDep, rt: GatewayDep) -> Response:
-    """Revoke a key: it stops working at once on this gateway."""
+    """Revoke a key: it stops working at once, on every gateway replica."""
     if client_id == actor.id:
         # Revoking the key in hand would lock the operator out of the API at once.
         raise Problem(

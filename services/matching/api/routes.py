@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Query
@@ -84,7 +85,7 @@ def summary(p: Profile) -> PartnerSummary:
         country=p.country_code,
         city=p.city,
         ecosystems=list(p.ecosystems),
-        label=p.label.value,
+        label=p.label_on(datetime.now(UTC).date()).value,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from shared.taxonomy import LabelLevel
@@ -55,6 +56,20 @@ def _label(value: Any) -> LabelLevel:
     return LabelLevel(str(value).lower())
 
 
+def _label_end(value: Any) -> date | None:
+    # The label's last valid day; anything unreadable counts as no end given, as the
+    # registry validates it before publishing.
+    end = value.get("valid_until") if isinstance(value, Mapping) else None
+    if isinstance(end, date):
+        return end
+    if isinstance(end, str):
+        try:
+            return date.fromisoformat(end)
+        except ValueError:
+            return None
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """A cluster organisation's public profile as the match index sees it."""
@@ -75,6 +90,7 @@ class Profile:
     needs: tuple[str, ...] = ()
     target_countries: tuple[str, ...] = ()
     label: LabelLevel = LabelLevel.NONE
+    label_valid_until: date | None = None
     verified: bool = False
     version: int = 0
     # Derived once: lower-case country for comparisons; kept out of equality/repr noise.
@@ -84,6 +100,12 @@ class Profile:
         if not self.id:
             raise ValueError("profile id is required")
         object.__setattr__(self, "_country_key", self.country.strip().upper())
+
+    def label_on(self, day: date) -> LabelLevel:
+        """The label as it stands on `day`: an expired one is no label (read time)."""
+        if self.label_valid_until is not None and self.label_valid_until < day:
+            return LabelLevel.NONE
+        return self.label
 
     @property
     def country_code(self) -> str:
@@ -121,6 +143,7 @@ class Profile:
             needs=_strings(data.get("needs")),
             target_countries=tuple(c.upper() for c in _codes(data.get("target_countries"))),
             label=_label(data.get("label")),
+            label_valid_until=_label_end(data.get("label")),
             verified=bool(data.get("verified", False)),
             version=int(data.get("version") or 0),
         )

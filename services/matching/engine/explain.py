@@ -235,14 +235,74 @@ _FIELD_WORD = {
 }
 
 
-def _pair_reason(component: str, row: tuple[float, str, str, str, str, tuple[str, ...]]) -> Reason:
+# Reason sentences in the reader's language (the asking cluster's first language that has
+# templates; English otherwise). Keys: why the two phrases go together.
+_TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        "needs": "your need '{mine}' meets their offer '{theirs}'",
+        "offers": "your offer '{mine}' meets their need '{theirs}'",
+        "similar": "your {mf} '{mine}' and their {tf} '{theirs}'",
+        "shared": "shared: {terms}",
+        "concept": "same concept",
+        "related": "related wording",
+    },
+    "fr": {
+        "needs": "votre besoin « {mine} » rejoint leur offre « {theirs} »",
+        "offers": "votre offre « {mine} » répond à leur besoin « {theirs} »",
+        "similar": "votre {mf} « {mine} » et leur {tf} « {theirs} »",
+        "shared": "termes communs : {terms}",
+        "concept": "même concept",
+        "related": "formulation voisine",
+    },
+    "pt": {
+        "needs": "a sua necessidade '{mine}' encontra a oferta deles '{theirs}'",
+        "offers": "a sua oferta '{mine}' responde à necessidade deles '{theirs}'",
+        "similar": "a sua {mf} '{mine}' e a {tf} deles '{theirs}'",
+        "shared": "termos em comum: {terms}",
+        "concept": "mesmo conceito",
+        "related": "formulação próxima",
+    },
+    "es": {
+        "needs": "su necesidad '{mine}' encuentra su oferta '{theirs}'",
+        "offers": "su oferta '{mine}' responde a su necesidad '{theirs}'",
+        "similar": "su {mf} '{mine}' y su {tf} '{theirs}'",
+        "shared": "términos comunes: {terms}",
+        "concept": "mismo concepto",
+        "related": "formulación cercana",
+    },
+}
+_FIELD_WORDS: dict[str, dict[str, str]] = {
+    "en": _FIELD_WORD,
+    "fr": {"competences": "compétence", "technologies": "technologie"},
+    "pt": {"competences": "competência", "technologies": "tecnologia"},
+    "es": {"competences": "competencia", "technologies": "tecnología"},
+}
+
+
+def reader_language(p: Profile) -> str:
+    """The first of the profile's languages that reasons can be written in."""
+    for code in p.languages:
+        if code in _TEMPLATES:
+            return code
+    return "en"
+
+
+def _pair_reason(
+    component: str,
+    row: tuple[float, str, str, str, str, tuple[str, ...]],
+    lang: str = "en",
+    semantic: bool = False,
+) -> Reason:
     score, mf, mt, tf, tt, shared = row
-    text = f"your {_FIELD_WORD[mf]} '{mt}' ↔ their {_FIELD_WORD[tf]} '{tt}'"
+    t = _TEMPLATES[lang]
+    words = _FIELD_WORDS[lang]
+    key = mf if component == "complementary" else "similar"
+    text = t[key].format(mine=mt, theirs=tt, mf=words.get(mf, mf), tf=words.get(tf, tf))
     if shared:
-        text += f" (shared: {', '.join(shared)})"
+        why = t["shared"].format(terms=", ".join(shared))
     else:
-        text += " (related wording)"
-    return Reason(component, mf, mt, tf, tt, shared, round(score, 4), text)
+        why = t["concept"] if semantic else t["related"]
+    return Reason(component, mf, mt, tf, tt, shared, round(score, 4), f"{text} ({why})")
 
 
 def explain_pair(
@@ -253,14 +313,17 @@ def explain_pair(
     similar: bool,
     scores: PairScores | None = None,
     similar_scores: npt.NDArray[np.float32] | None = None,
+    semantic: bool = False,
 ) -> list[Reason]:
     """Reasons why b suits a, from a's point of view ("your ... their ...").
 
     With `scores` (from the index), needs ↔ offers pairs are chosen by them; with
     `similar_scores` (score_matrix of a's and b's competences + technologies, usually
-    batched over several b), competence pairs are.
+    batched over several b), competence pairs are. `semantic`: the scores include
+    sentence-embedding similarity, so a pair without shared words met by meaning.
     """
     reasons: list[Reason] = []
+    lang = reader_language(a)
     if complementary:
         directions = ((0, "needs", "offers"), (1, "offers", "needs"))
         for k, mine_field, their_field in directions:
@@ -269,7 +332,7 @@ def explain_pair(
                 rows = best_pairs(mine, theirs, PAIRS_PER_COMPONENT)
             else:
                 rows = pairs_from_scores(mine, theirs, scores[k], PAIRS_PER_COMPONENT)
-            reasons.extend(_pair_reason("complementary", row) for row in rows)
+            reasons.extend(_pair_reason("complementary", row, lang, semantic) for row in rows)
     if similar:
         mine, theirs = _fields(a, *CAPABILITIES), _fields(b, *CAPABILITIES)
         if similar_scores is None:
@@ -278,7 +341,7 @@ def explain_pair(
             rows = pairs_from_scores(
                 mine, theirs, similar_scores, PAIRS_PER_COMPONENT, MIN_PHRASE_SIMILARITY
             )
-        reasons.extend(_pair_reason("similar", row) for row in rows)
+        reasons.extend(_pair_reason("similar", row, lang, semantic) for row in rows)
     shared_eco = sorted(set(a.ecosystems) & set(b.ecosystems))
     if shared_eco:
         labels = tuple(ECOSYSTEMS.get(e, e) for e in shared_eco)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -26,9 +27,12 @@ import scipy.sparse as sp
 
 from shared.taxonomy import ECOSYSTEMS
 
+from .dense import DenseStore
 from .documents import Profile
+from .embeddings import Encoder, ProfileVectors, embed_profiles
 from .errors import EmptyQuery, InvalidQuery, UnknownCluster
 from .explain import (
+    MIN_PHRASE_SIMILARITY,
     PairScores,
     Reason,
     explain_pair,
@@ -37,6 +41,7 @@ from .explain import (
 )
 from .filters import NO_FILTERS, Filters, ecosystem_mask
 from .scoring import (
+    CAPABILITY_SHARE,
     LABEL_BOOST_PER_RANK,
     TARGET_BOOST_MINE_IN_THEIRS,
     TARGET_BOOST_THEIRS_IN_MINE,
@@ -46,6 +51,9 @@ from .scoring import (
     blend,
     complementarity,
     coverage_credit,
+    embedding_credit,
+    embedding_phrase_similarity,
+    embedding_profile_similarity,
     jaccard_bits,
     nace_overlap,
 )
@@ -165,8 +173,20 @@ def _dense(v: sp.csr_matrix) -> FloatArray:
     return np.asarray(v.toarray().ravel(), dtype=np.float32)
 
 
+def _today() -> int:
+    """Today (UTC) as an ordinal day: labels are judged current at query time."""
+    return datetime.now(UTC).date().toordinal()
+
+
 class MatchIndex:
-    def __init__(self) -> None:
+    def __init__(self, encoder: Encoder | None = None) -> None:
+        """Without an encoder the index is lexical only; with one, every profile also has
+        sentence embeddings (given to build/upsert, or computed with the encoder)."""
+        self.encoder = encoder
+        self._dense: DenseStore | None = (
+            DenseStore(encoder.name, encoder.dim) if encoder is not None else None
+        )
+        self.embedded_at_build = 0  # profiles whose vectors the last build had to compute
         self._lock = threading.RLock()
         self._rebuild_lock = threading.Lock()
         self._state: State | None = None
@@ -180,18 +200,56 @@ class MatchIndex:
 
     # --- maintenance ---------------------------------------------------------------------
 
-    def build(self, profiles: Iterable[Profile]) -> None:
-        """Replace the whole index by these profiles (full fit). Last one wins per id."""
+    def build(
+        self,
+        profiles: Iterable[Profile],
+        vectors: Mapping[str, ProfileVectors] | None = None,
+    ) -> None:
+        """Replace the whole index by these profiles (full fit). Last one wins per id.
+
+        With an encoder, `vectors` (e.g. stored ones) are used where they fit the profile
+        and the model; the others are computed (`embedded_at_build` says how many)."""
         by_id: dict[str, Profile] = {}
         for p in profiles:
             by_id[p.id] = p
         started = time.perf_counter()
         state = fit_state(list(by_id.values())) if by_id else None
+        dense = self._dense_of(list(by_id.values()), vectors or {})
         with self._lock:
+            self._dense = dense
             self._state = state
             self._profiles = by_id
             self._applied = {i: p.version for i, p in by_id.items()}
             self._mark_built(started)
+
+    def _dense_of(
+        self, profiles: list[Profile], given: Mapping[str, ProfileVectors]
+    ) -> DenseStore | None:
+        if self.encoder is None:
+            return None
+        dense = DenseStore(self.encoder.name, self.encoder.dim)
+        missing = []
+        for p in profiles:
+            v = given.get(p.id)
+            if v is not None and v.fits(p, self.encoder.name):
+                dense.put(p, v)
+            else:
+                missing.append(p)
+        for v, p in zip(embed_profiles(self.encoder, missing), missing, strict=True):
+            dense.put(p, v)
+        dense.fit_projection()
+        self.embedded_at_build = len(missing)
+        return dense
+
+    def embed(self, profile: Profile) -> ProfileVectors | None:
+        """The profile's vectors with this index's encoder (None without one)."""
+        if self.encoder is None:
+            return None
+        return embed_profiles(self.encoder, [profile])[0]
+
+    def vectors(self, cluster_id: str) -> ProfileVectors | None:
+        with self._lock:
+            return None if self._dense is None else self._dense.vectors(str(cluster_id))
 
     def _mark_built(self, started: float) -> None:
         self._built_at = time.time()
@@ -199,11 +257,16 @@ class MatchIndex:
         self._upserts = 0
         self._removals = 0
 
-    def upsert(self, profile: Profile) -> bool:
+    def upsert(self, profile: Profile, vectors: ProfileVectors | None = None) -> bool:
         """Make profile searchable now. False if an equal or newer version was applied.
 
-        Version 0 means "unversioned" (tools, tests) and is always applied.
+        Version 0 means "unversioned" (tools, tests) and is always applied. With an
+        encoder, `vectors` that do not fit the profile are recomputed.
         """
+        if self.encoder is not None and (
+            vectors is None or not vectors.fits(profile, self.encoder.name)
+        ):
+            vectors = self.embed(profile)
         with self._lock:
             prev = self._applied.get(profile.id)
             if prev is not None and profile.version <= prev and profile.version != 0:
@@ -216,16 +279,22 @@ class MatchIndex:
                 new_state = fit_state([*self._others(profile.id), profile])
                 self._commit_upsert(profile)
                 self._state = new_state
+                self._put_vectors(profile, vectors)
                 self._mark_built(started)
                 return True
             prepared = self._prepare_upsert(self._state, profile)
             self._commit_upsert(profile)
             self._apply_prepared(self._state, profile, prepared)
+            self._put_vectors(profile, vectors)
             if self._state.delta.n_rows > HARD_DELTA_CAP and self._journal is None:
                 self._state = compact_state(
                     self._state, self._state.snapshot(), dict(self._profiles)
                 )
             return True
+
+    def _put_vectors(self, profile: Profile, vectors: ProfileVectors | None) -> None:
+        if self._dense is not None and vectors is not None:
+            self._dense.put(profile, vectors)
 
     def _others(self, cluster_id: str) -> list[Profile]:
         return [p for i, p in self._profiles.items() if i != cluster_id]
@@ -266,6 +335,8 @@ class MatchIndex:
                 if prev is not None and version < prev:
                     return False
                 self._applied[cluster_id] = version
+            if self._dense is not None:
+                self._dense.remove(cluster_id)
             if self._profiles.pop(cluster_id, None) is None:
                 return False
             if self._journal is not None:
@@ -390,7 +461,7 @@ class MatchIndex:
         if filters.ecosystems:
             mask &= (st.eco[:n] & ecosystem_mask(filters.ecosystems)) != 0
         if filters.min_label.rank:
-            mask &= st.label[:n] >= filters.min_label.rank
+            mask &= st.label_now(slice(0, n), _today()) >= filters.min_label.rank
         if filters.verified_only:
             mask &= st.verified[:n]
         if asking is not None:
@@ -417,24 +488,39 @@ class MatchIndex:
             st.dot_rows("word", "profile", rows, st.field_vector("word", "profile", a_row)),
             st.dot_rows("char", "profile", rows, st.field_vector("char", "profile", a_row)),
         )
+        av = self._dense.vectors(a.id) if self._dense is not None else None
+        if self._dense is not None and av is not None:
+            # What two clusters are, by meaning: counts where it says more than words.
+            ids = [st.ids[r] for r in rows]
+            cos = self._dense.profile_cosines(ids, av.profile)
+            similar = np.maximum(similar, embedding_profile_similarity(cos))
         # How much of a's needs b's offers cover: each need's best offer, averaged.
         spaces = ("word", "char", "sem")
         needs = st.phrase_sims(
             "offers", rows, *(st.phrase_vectors(s, "needs", a_row) for s in spaces)
         )
+        if self._dense is not None and av is not None:
+            self._fuse(st, rows, needs, "offers", av.needs)
         need_to_offer = np.zeros(len(rows), dtype=np.float32)
         if needs.sims.shape[1]:
             best = needs.best_per_query()
+            if self._dense is not None and av is not None:
+                # A need is also met by what they can do (competences, technologies),
+                # not only by what they list as offers, at a discount.
+                can = self._dense.best_cosines([st.ids[r] for r in rows], "about", av.needs)
+                best = np.maximum(best, CAPABILITY_SHARE * embedding_phrase_similarity(can))
             need_to_offer = coverage_credit(best).mean(axis=1).astype(np.float32)
         # How much of b's needs a's offers cover.
         offers = st.phrase_sims(
             "needs", rows, *(st.phrase_vectors(s, "offers", a_row) for s in spaces)
         )
+        if self._dense is not None and av is not None:
+            self._fuse(st, rows, offers, "needs", av.offers)
         offer_to_need = offers.mean_best_per_row()
         origin = np.arange(len(rows), dtype=np.int64)
         comp = complementarity(need_to_offer, offer_to_need)
         eco = jaccard_bits(ecosystem_mask(a.ecosystems), st.eco[rows])
-        label = np.asarray(LABEL_BOOST_PER_RANK * st.label[rows], dtype=np.float32)
+        label = np.asarray(LABEL_BOOST_PER_RANK * st.label_now(rows, _today()), dtype=np.float32)
         partial = w.similar * similar + w.complementary * comp + w.ecosystems * eco + label
         parts = {
             "similar": similar,
@@ -470,6 +556,73 @@ class MatchIndex:
         parts["boost"] = label + target
         return _Scored(rows, np.asarray(total, dtype=np.float32), parts, needs, offers, origin)
 
+    def _fuse(
+        self,
+        st: State,
+        rows: npt.NDArray[np.int64],
+        sims: PhraseSims,
+        their_field: str,
+        queries: FloatArray,
+    ) -> None:
+        """Phrase similarity = the better of words and meaning (embedding cosine on the
+        lexical scale), in place, so ranking and explanations see the same pairs."""
+        assert self._dense is not None
+        if not sims.sims.size:
+            return
+        ids = [st.ids[rows[i]] for i in sims.order.tolist()]
+        cos = self._dense.phrase_cosines(ids, their_field, sims.lengths, queries)
+        sims.sims = np.maximum(sims.sims, embedding_phrase_similarity(cos))
+
+    def _dense_candidates(
+        self,
+        st: State,
+        av: ProfileVectors,
+        mode: Mode,
+        mask: npt.NDArray[np.bool_],
+        k: int,
+    ) -> npt.NDArray[np.int64]:
+        """Rows that the embeddings rank best (needs met by offers both ways, and what
+        they are), so partners described in other words or languages are scored too."""
+        dense = self._dense
+        assert dense is not None
+        w = WEIGHTS[mode]
+        score = np.zeros(dense.n_slots, dtype=np.float32)
+        if w.complementary:
+            n2o = np.maximum(
+                dense.coverage_scan(av.needs, "offers"),
+                CAPABILITY_SHARE * dense.coverage_scan(av.needs, "about"),
+            )
+            o2n = dense.coverage_scan(av.offers, "needs")
+            score += w.complementary * complementarity(n2o, o2n)
+        if w.similar:
+            score += w.similar * dense.coverage_scan(av.about, "about")
+        hits = np.flatnonzero(score > 0)
+        if len(hits) > 3 * k:
+            hits = hits[np.argpartition(-score[hits], 3 * k - 1)[: 3 * k]]
+        hits = hits[np.argsort(-score[hits], kind="stable")]
+        out: list[int] = []
+        for slot in hits.tolist():
+            row = st.row_of.get(dense.slot_id(slot))
+            if row is not None and mask[row]:
+                out.append(row)
+                if len(out) == k:
+                    break
+        return np.asarray(out, dtype=np.int64)
+
+    def _fuse_capabilities(
+        self, av: ProfileVectors, b: Profile, lexical: npt.NDArray[np.float32] | None
+    ) -> npt.NDArray[np.float32] | None:
+        """Competence/technology pair scores for reasons: words or meaning, the better."""
+        assert self._dense is not None
+        bv = self._dense.vectors(b.id)
+        if lexical is None or bv is None or lexical.shape != (len(av.about), len(bv.about)):
+            return lexical
+        credit = embedding_credit(av.about @ bv.about.T)
+        meaning = np.where(
+            credit > 0, MIN_PHRASE_SIMILARITY + (1 - MIN_PHRASE_SIMILARITY) * credit, 0
+        )
+        return np.asarray(np.maximum(lexical, meaning), dtype=np.float32)
+
     @staticmethod
     def _pair_scores(scored: _Scored, i: int) -> PairScores:
         """a's needs x their offers and a's offers x their needs for scored row i, with the
@@ -495,6 +648,12 @@ class MatchIndex:
         similar_scores: list[npt.NDArray[np.float32] | None] = [None] * len(order)
         if explain and mode is not Mode.COMPLEMENTARY:
             similar_scores = list(similar_score_matrices(a, shown))
+            av = self._dense.vectors(a.id) if self._dense is not None else None
+            if av is not None:
+                similar_scores = [
+                    self._fuse_capabilities(av, b, m)
+                    for b, m in zip(shown, similar_scores, strict=True)
+                ]
         out = []
         for i, b, sim_scores in zip(order, shown, similar_scores, strict=True):
             reasons: tuple[Reason, ...] = ()
@@ -508,6 +667,7 @@ class MatchIndex:
                         similar=mode is not Mode.COMPLEMENTARY,
                         scores=scores,
                         similar_scores=sim_scores,
+                        semantic=self._dense is not None,
                     )
                 )
             out.append(
@@ -556,6 +716,9 @@ class MatchIndex:
             mask = self._mask(st, filters, a)
             k = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * limit)
             rows = _top(approx, mask, k)
+            av = self._dense.vectors(a.id) if self._dense is not None else None
+            if av is not None:
+                rows = np.union1d(rows, self._dense_candidates(st, av, m, mask, k))
             scored = self._score_pairs(st, a, rows, m, keep=limit)
             return self._to_matches(st, a, scored, limit, m, explain)
 
@@ -645,7 +808,9 @@ class MatchIndex:
             parts["ecosystems"] = np.asarray(
                 SEARCH_ECOSYSTEM_BOOST * ((st.eco[rows] & eco_bits) != 0), dtype=np.float32
             )
-            parts["boost"] = np.asarray(LABEL_BOOST_PER_RANK * st.label[rows], dtype=np.float32)
+            parts["boost"] = np.asarray(
+                LABEL_BOOST_PER_RANK * st.label_now(rows, _today()), dtype=np.float32
+            )
             relevance = 0.5 * parts["profile"] + 0.5 * parts["offers"]
             total = np.asarray(relevance + parts["ecosystems"] + parts["boost"], dtype=np.float32)
             order = sorted(range(len(rows)), key=lambda i: (-float(total[i]), st.ids[rows[i]]))

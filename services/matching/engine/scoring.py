@@ -117,3 +117,44 @@ def nace_overlap(a: frozenset[str], b: frozenset[str]) -> float:
     da = {c[:2] for c in a}
     db = {c[:2] for c in b}
     return 0.5 * exact + 0.5 * len(da & db) / len(da | db)
+
+
+# Sentence-embedding cosines (USE multilingual v3) live on their own scale: two phrasings
+# of one thing, in one language or two, sit around 0.6-0.8 ("recycling of spent
+# batteries" / "reciclagem de baterias de íon-lítio usadas" 0.79), phrases of one topic
+# that are not the same thing around 0.35-0.45 (the same / "battery pack integration"
+# 0.44). Credit ramps between the two: set once from a dozen such pairs, before the
+# first run of bench/judged, and not tuned on its held-out half since.
+EMBEDDING_FLOOR = 0.45
+EMBEDDING_FULL = 0.70
+
+
+def embedding_credit(cosines: FloatArray) -> FloatArray:
+    credit = (cosines - EMBEDDING_FLOOR) / (EMBEDDING_FULL - EMBEDDING_FLOOR)
+    return np.asarray(np.clip(credit, 0.0, 1.0), dtype=np.float32)
+
+
+def embedding_phrase_similarity(cosines: FloatArray) -> FloatArray:
+    """Embedding cosines on the lexical phrase-similarity scale (coverage_credit of the
+    result equals embedding_credit of the cosine; 0 below the floor)."""
+    credit = embedding_credit(cosines)
+    mapped = NOISE_FLOOR + (FULL_MATCH - NOISE_FLOOR) * credit
+    return np.asarray(np.where(credit > 0, mapped, 0.0), dtype=np.float32)
+
+
+# Whole-profile cosines: what two clusters are. Peers of one trade score 0.55-0.8;
+# clusters of one ecosystem doing different things ~0.4.
+PROFILE_FLOOR = 0.40
+PROFILE_FULL = 0.75
+# The lexical `similar` component rarely passes 0.5, even for close peers; a full
+# embedding match counts as much.
+PROFILE_SCALE = 0.5
+
+
+def embedding_profile_similarity(cosines: FloatArray) -> FloatArray:
+    credit = np.clip((cosines - PROFILE_FLOOR) / (PROFILE_FULL - PROFILE_FLOOR), 0.0, 1.0)
+    return np.asarray(PROFILE_SCALE * credit, dtype=np.float32)
+
+
+# Share of full credit for a need met by a competence or technology rather than an offer.
+CAPABILITY_SHARE = 0.75

@@ -30,6 +30,8 @@ from .semantic import Relatedness
 from .sparse_ops import FloatArray, IntArray, columns_dot, ranges, row_dense, rows_dot
 from .vectorizer import Grouped, TextSpace
 
+NO_END = np.iinfo(np.int32).max
+
 COMPONENTS: tuple[str, ...] = ("profile", "offers", "needs")
 PHRASED: tuple[str, ...] = ("offers", "needs")
 SPACES: tuple[str, ...] = ("word", "char")
@@ -245,6 +247,8 @@ class State:
         self.tenant = np.zeros(cap, dtype=np.int32)
         self.eco = np.zeros(cap, dtype=np.int32)
         self.label = np.zeros(cap, dtype=np.int8)
+        # The label's last valid day as a proleptic ordinal (NO_END: none given).
+        self.label_until = np.full(cap, NO_END, dtype=np.int32)
         self.verified = np.zeros(cap, dtype=bool)
         self.dead = 0
         for p in profiles:
@@ -274,16 +278,23 @@ class State:
         self.tenant[row] = self.tenants.code(p.tenant)
         self.eco[row] = ecosystem_mask(p.ecosystems)
         self.label[row] = p.label.rank
+        end = p.label_valid_until
+        self.label_until[row] = NO_END if end is None else end.toordinal()
         self.verified[row] = p.verified
         return row
 
     def _grow(self) -> None:
         cap = 2 * len(self.alive)
-        for name in ("alive", "country", "tenant", "eco", "label", "verified"):
+        for name in ("alive", "country", "tenant", "eco", "label", "label_until", "verified"):
             old = getattr(self, name)
             new = np.zeros(cap, dtype=old.dtype)
             new[: len(old)] = old
             setattr(self, name, new)
+
+    def label_now(self, rows: slice | IntArray, today: int) -> npt.NDArray[np.int8]:
+        """Label ranks as they stand on `today` (an ordinal day): expired ranks as none,
+        decided at query time so a label stops counting the day after it ends."""
+        return np.where(self.label_until[rows] >= today, self.label[rows], 0).astype(np.int8)
 
     def segment_of(self, g: Grouped) -> Segment:
         """The one-row segment of a vectorised profile, not yet part of the state."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Header, Query, Response
 
-from services.registry import messaging, profiles
+from services.registry import labels, profiles
 from services.registry.api.scopes import READ, WRITE, target_tenant
 from services.registry.models import Cluster, Tenant
 from services.registry.presenting import cluster_out
@@ -68,7 +68,7 @@ async def create_cluster(body: ClusterCreate, caller: CallerDep, session: Sessio
     """Create a profile in your tenant (its country must be one of the tenant's)."""
     caller.require_whole_tenant("create cluster profiles")
     tenant = await _tenant(session, target_tenant(caller, body.tenant))
-    cluster = await profiles.create(session, tenant, body)
+    cluster = await profiles.create(session, tenant, body, caller)
     response = cluster_response(cluster, caller, status=201)
     response.headers["Location"] = f"/v1/clusters/{cluster.id}"
     return response
@@ -98,6 +98,7 @@ async def list_clusters(
         label_min=label,
         text=q or None,
         verified=verified,
+        label_on=labels.today(),
     )
     rows, next_cursor = await ClusterRepository(session).page(f, limit, cursor)
     page = ClusterPage(
@@ -188,9 +189,7 @@ async def patch_cluster(
     if ext and await repo.external_id_taken(cluster.tenant, ext, other_than=cluster.id):
         raise Problem(409, f"external_id '{ext}' is used by another cluster.", field="external_id")
     tenant = await _tenant(session, cluster.tenant)
-    if profiles.apply_changes(tenant, cluster, changes):
-        await session.flush()
-        messaging.announce_upsert(session, cluster)
+    await profiles.change(session, tenant, cluster, changes, caller)
     return cluster_response(cluster, caller)
 
 

@@ -72,7 +72,7 @@ async def import_clusters(
         tenant_row = await TenantRepository(s).get(code)
     if tenant_row is None:
         raise Problem(422, f"Unknown tenant '{code}'.", field="tenant")
-    importer = Importer(lambda: transaction(rt, caller.db_scope), tenant_row, fmt)
+    importer = Importer(lambda: transaction(rt, caller.db_scope), tenant_row, fmt, caller)
     job_id = await importer.run(request.stream())
     return await _report(rt, caller, job_id)
 

@@ -1,7 +1,7 @@
 """Strategic cluster partnerships: members with consent, strategy versions, activities
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_partnerships
+Revises: 0003_observatory
 Create Date: 2026-12-02 00:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004_partnerships"
+down_revision: str | None = "0003_observatory"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

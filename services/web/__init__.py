@@ -1,0 +1,1 @@
+"""The web app: pages for people, a client of the public API through the gateway."""

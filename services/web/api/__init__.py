@@ -1,0 +1,15 @@
+"""Routes of the web app, one module per area of pages."""
+
+from services.web.api import account, agency, clusters, desk, directory, events, partners
+
+routers = (
+    account.router,
+    directory.router,
+    clusters.router,
+    events.router,
+    desk.router,
+    agency.router,
+    partners.router,
+)
+
+__all__ = ["routers"]
