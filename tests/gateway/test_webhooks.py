@@ -595,3 +595,40 @@ async def test_a_subscription_can_be_pointed_elsewhere_and_keeps_its_secret(
     finally:
         await new.stop()
         await unsubscribe(platform, "jp", sub["id"])
+
+
+async def test_a_slow_endpoint_does_not_hold_back_the_others(platform: Platform) -> None:
+    release = asyncio.Event()
+    slow, fast = Receiver(hold=release), Receiver()
+    for r in (slow, fast):
+        await r.start()
+    held = await subscribe(platform, "eu", slow.url, ["cluster.upserted"])
+    quick = await subscribe(platform, "br", fast.url, ["cluster.upserted"])
+    try:
+        async with platform.client("eu") as c:
+            first = ok(await c.post("/v1/clusters", json=cluster_payload("eu")), 201)
+        await eventually(lambda: _got(slow, first["id"]), timeout=TIMEOUT)
+        # The eu endpoint has not answered yet; br's delivery goes out meanwhile.
+        async with platform.client("br") as c:
+            other = ok(await c.post("/v1/clusters", json=cluster_payload("br")), 201)
+        await eventually(lambda: _got(fast, other["id"]), timeout=TIMEOUT)
+        assert not release.is_set()
+        release.set()
+
+        async def slow_done() -> list[dict[str, Any]]:
+            return [
+                d for d in await deliveries(platform, "eu", held["id"])
+                if d["subject"] == f"cluster:{first['id']}" and d["state"] == "delivered"
+            ]  # fmt: skip
+
+        await eventually(slow_done, timeout=TIMEOUT)
+    finally:
+        release.set()
+        for r in (slow, fast):
+            await r.stop()
+        await unsubscribe(platform, "eu", held["id"])
+        await unsubscribe(platform, "br", quick["id"])
+
+
+async def _got(receiver: Receiver, cluster_id: str) -> bool:
+    return any(g.json["data"]["id"] == cluster_id for g in receiver.of_type("cluster.upserted"))
