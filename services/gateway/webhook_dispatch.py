@@ -246,10 +246,13 @@ class WebhookDispatcher:
                         task = asyncio.create_task(self._deliver(d))
                         in_flight.add(task)
                         task.add_done_callback(finished)
-                    if free == 0:
-                        await self._wake.wait()  # until a delivery in flight ends
+                    if (due and len(due) < free) or free == 0:
+                        # Deliveries in flight wake us when they end (the next of
+                        # their subject is due then); nothing to ask the database.
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                         self._wake.clear()
-                    elif len(due) < free:
+                    elif not due:
                         await self._sleep()
                 except asyncio.CancelledError:
                     raise
