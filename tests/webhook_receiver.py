@@ -3,6 +3,7 @@ request (headers and raw body) and answers with the status it is told to."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ class Receiver:
     port: int = field(default_factory=free_port)
     status: int = 200
     answer: str | None = None  # the body it answers with; "answered <status>" if None
+    # While set, requests are taken in but not answered until it is released.
+    hold: asyncio.Event | None = None
     received: list[Received] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
@@ -37,6 +40,8 @@ class Receiver:
 
     async def _take(self, request: web.Request) -> web.Response:
         self.received.append(Received(dict(request.headers), await request.read()))
+        if self.hold is not None:
+            await self.hold.wait()
         text = self.answer if self.answer is not None else f"answered {self.status}"
         return web.Response(status=self.status, text=text)
 

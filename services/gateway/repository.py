@@ -353,8 +353,16 @@ class WebhookRepository:
             .with_for_update(of=WebhookDelivery, skip_locked=True)
         )
         out = []
-        for delivery, sub in (await self.session.execute(stmt)).all():
-            delivery.next_attempt_at = until
+        rows = (await self.session.execute(stmt)).all()
+        if rows:
+            # One statement for the whole batch, not one per row at flush.
+            await self.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_([d.id for d, _ in rows]))
+                .values(next_attempt_at=until)
+                .execution_options(synchronize_session=False)
+            )
+        for delivery, sub in rows:
             keys = [sub.secret]
             if (
                 sub.previous_secret

@@ -153,6 +153,12 @@ class WebhookCreate(Input):
     description: Line | None = None
 
 
+class WebhookPatch(Input):
+    url: Annotated[ShortText | None, Field(max_length=2000)] = None
+    event_types: Annotated[list[EventTypeName] | None, Field(min_length=1, max_length=20)] = None
+    description: Line | None = None
+
+
 class WebhookOut(BaseModel):
     id: uuid.UUID
     tenant: str

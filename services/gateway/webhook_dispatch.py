@@ -121,15 +121,16 @@ class WebhookDispatcher:
         if self._http is not None:
             await self._http.close()
 
-    async def _lease(self) -> list[DueDelivery]:
+    async def _lease(self, limit: int) -> list[DueDelivery]:
         now = datetime.now(UTC)
         until = now + timedelta(seconds=self.timeout + 30.0)
         async with tenant_session(self.sessionmaker, ANY_TENANT) as s:
-            return await WebhookRepository(s).lease_due(now, until, self.concurrency)
+            return await WebhookRepository(s).lease_due(now, until, limit)
 
     async def dispatch_once(self) -> int:
-        """Send what is due now (one batch); returns how many deliveries were tried."""
-        due = await self._lease()
+        """Send what is due now (one batch, waiting for all of it); returns how many
+        deliveries were tried."""
+        due = await self._lease(self.concurrency)
         if due:
             await asyncio.gather(*(self._deliver(d) for d in due))
         return len(due)
@@ -227,12 +228,37 @@ class WebhookDispatcher:
         self._wake.clear()
 
     async def run(self) -> None:
-        while True:
-            try:
-                if await self.dispatch_once() < self.concurrency:
-                    await self._sleep()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: try again shortly
-                _log.warning("webhook dispatcher error; retrying", error=repr(exc))
-                await asyncio.sleep(1.0)
+        """Keep up to `concurrency` deliveries in flight, each on its own: a slow
+        endpoint (up to its timeout) holds one slot, not everyone's next batch. A
+        delivery that ends wakes the loop, since the next of its subject is now due."""
+        in_flight: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            self.wake()
+
+        try:
+            while True:
+                try:
+                    free = self.concurrency - len(in_flight)
+                    due = await self._lease(free) if free > 0 else []
+                    for d in due:
+                        task = asyncio.create_task(self._deliver(d))
+                        in_flight.add(task)
+                        task.add_done_callback(finished)
+                    if (due and len(due) < free) or free == 0:
+                        # Deliveries in flight wake us when they end (the next of
+                        # their subject is due then); nothing to ask the database.
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                        self._wake.clear()
+                    elif not due:
+                        await self._sleep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database away: try again shortly
+                    _log.warning("webhook dispatcher error; retrying", error=repr(exc))
+                    await asyncio.sleep(1.0)
+        finally:
+            for task in in_flight:
+                task.cancel()

@@ -87,6 +87,23 @@ def subscribe(
     return sub
 
 
+def change(
+    sub: WebhookSubscription,
+    principal: Principal,
+    url: str | None,
+    event_types: list[str] | None,
+    description: str | None,
+) -> None:
+    """A new URL, event types or description; deliveries already queued keep going to
+    the subscription (to its new URL), and the secret stays."""
+    if url is not None:
+        sub.url = url
+    if event_types is not None:
+        sub.event_types = check_event_types(principal, event_types)
+    if description is not None:
+        sub.description = description
+
+
 async def owned(
     session: AsyncSession, principal: Principal, subscription_id: uuid.UUID, *, lock: bool = False
 ) -> WebhookSubscription:

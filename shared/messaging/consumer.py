@@ -11,6 +11,7 @@ logged: retrying it can never succeed, and it must not hold back the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 
@@ -30,6 +31,9 @@ _log = structlog.get_logger("consumer")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 Committed = Callable[[list[Envelope]], Awaitable[None] | None]
+
+# How long to wait for the rest of a batch once its first message is in.
+REST_OF_BATCH_SECONDS = 0.05
 
 CONSUMED = Counter("clusterbridge_events_consumed_total", "Events handled", ["consumer", "outcome"])
 CONSUMER_LAG = Gauge(
@@ -148,10 +152,17 @@ class DurableConsumer:
     async def poll_once(self, timeout: float = 1.0) -> int:
         """Fetch and handle one batch; returns how many messages were handled."""
         assert self._sub is not None, "subscribe() first"
+        # Wait for one message, then take what else is there at once. A single fetch of
+        # the whole batch would hold a message that arrived alone until the batch
+        # filled or the timeout ran out (nats-py keeps a lingering pull open), so
+        # one event at a time waited up to 5 s; bursts still come in whole batches.
         try:
-            msgs = await self._sub.fetch(self.batch, timeout=timeout)
+            msgs = await self._sub.fetch(1, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
             return 0
+        if self.batch > 1:
+            with contextlib.suppress(NatsTimeoutError, TimeoutError):
+                msgs += await self._sub.fetch(self.batch - 1, timeout=REST_OF_BATCH_SECONDS)
         await self.handle_batch(msgs)
         return len(msgs)
 

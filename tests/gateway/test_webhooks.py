@@ -210,6 +210,7 @@ async def test_another_tenant_can_neither_see_nor_touch_nor_hear_a_subscription(
             ):
                 assert_problem(await c.request(method, path), 404)
             assert_problem(await c.post(f"{base}/pause", json={}), 404)
+            assert_problem(await c.patch(base, json={"url": "http://127.0.0.1:9/x"}), 404)
             assert jp["id"] not in {s["id"] for s in many(await c.get("/v1/webhooks"))}
         async with platform.client("jp") as c:
             assert ok(await c.get(base))["status"] == "active"
@@ -563,3 +564,71 @@ async def test_two_dispatchers_share_the_work_and_keep_the_order_per_subject(
         await engine.dispose()
         await receiver.stop()
         await unsubscribe(platform, "eu", sub["id"])
+
+
+async def test_a_subscription_can_be_pointed_elsewhere_and_keeps_its_secret(
+    platform: Platform,
+) -> None:
+    old, new = Receiver(), Receiver()
+    await new.start()
+    sub = await subscribe(platform, "jp", old.url, ["cluster.upserted"])
+    try:
+        async with platform.client("jp") as c:
+            path = f"/v1/webhooks/{sub['id']}"
+            assert_problem(await c.patch(path, json={"url": "ftp://x/y"}), 422)
+            assert_problem(await c.patch(path, json={"event_types": ["nope.nope"]}), 422)
+            assert_problem(await c.patch(path, json={"surprise": 1}), 422)
+            changed = ok(await c.patch(path, json={"url": new.url, "description": "moved"}))
+            assert changed["url"] == new.url
+            assert changed["description"] == "moved"
+            assert changed["event_types"] == ["cluster.upserted"]
+            cluster = ok(await c.post("/v1/clusters", json=cluster_payload("jp")), 201)
+
+        async def arrived() -> list[Any]:
+            return [
+                g for g in new.of_type("cluster.upserted")
+                if g.json["data"]["id"] == cluster["id"]
+            ]  # fmt: skip
+
+        [got] = await eventually(arrived, timeout=TIMEOUT)
+        assert verified(sub["secret"], got)["data"]["id"] == cluster["id"]
+    finally:
+        await new.stop()
+        await unsubscribe(platform, "jp", sub["id"])
+
+
+async def test_a_slow_endpoint_does_not_hold_back_the_others(platform: Platform) -> None:
+    release = asyncio.Event()
+    slow, fast = Receiver(hold=release), Receiver()
+    for r in (slow, fast):
+        await r.start()
+    held = await subscribe(platform, "eu", slow.url, ["cluster.upserted"])
+    quick = await subscribe(platform, "br", fast.url, ["cluster.upserted"])
+    try:
+        async with platform.client("eu") as c:
+            first = ok(await c.post("/v1/clusters", json=cluster_payload("eu")), 201)
+        await eventually(lambda: _got(slow, first["id"]), timeout=TIMEOUT)
+        # The eu endpoint has not answered yet; br's delivery goes out meanwhile.
+        async with platform.client("br") as c:
+            other = ok(await c.post("/v1/clusters", json=cluster_payload("br")), 201)
+        await eventually(lambda: _got(fast, other["id"]), timeout=TIMEOUT)
+        assert not release.is_set()
+        release.set()
+
+        async def slow_done() -> list[dict[str, Any]]:
+            return [
+                d for d in await deliveries(platform, "eu", held["id"])
+                if d["subject"] == f"cluster:{first['id']}" and d["state"] == "delivered"
+            ]  # fmt: skip
+
+        await eventually(slow_done, timeout=TIMEOUT)
+    finally:
+        release.set()
+        for r in (slow, fast):
+            await r.stop()
+        await unsubscribe(platform, "eu", held["id"])
+        await unsubscribe(platform, "br", quick["id"])
+
+
+async def _got(receiver: Receiver, cluster_id: str) -> bool:
+    return any(g.json["data"]["id"] == cluster_id for g in receiver.of_type("cluster.upserted"))

@@ -38,6 +38,7 @@ from services.gateway.schemas import (
     WebhookCreate,
     WebhookCreated,
     WebhookOut,
+    WebhookPatch,
     WebhookPause,
 )
 from services.gateway.webhook_targets import TargetRefused, check_target
@@ -145,6 +146,21 @@ async def get_webhook(
     """One subscription: its status, and while paused, why."""
     async with transaction(rt, principal.tenant) as s:
         return present(await webhooks.owned(s, principal, subscription_id))
+
+
+@router.patch("/{subscription_id:uuid}", response_model=WebhookOut)
+async def change_webhook(
+    subscription_id: uuid.UUID, body: WebhookPatch, principal: WebhookManagerDep, rt: GatewayDep
+) -> WebhookOut:
+    """Change the URL (checked as on subscribing), the event types or the description."""
+    if body.event_types is not None:
+        webhooks.check_event_types(principal, body.event_types)
+    if body.url is not None:
+        await _checked_url(rt, body.url)
+    async with transaction(rt, principal.tenant) as s:
+        sub = await webhooks.owned(s, principal, subscription_id, lock=True)
+        webhooks.change(sub, principal, body.url, body.event_types, body.description)
+        return present(sub)
 
 
 @router.delete("/{subscription_id:uuid}", status_code=204)
