@@ -118,8 +118,10 @@ class PhraseTable:
 
 @dataclass(slots=True)
 class _Entry:
+    # Only where the vectors are (slot, phrase ids): a copy per profile would cost
+    # ~20 KB each, 2 GB at 100,000 profiles.
     slot: int
-    vectors: ProfileVectors
+    version: int
     pids: dict[str, IntArray]
 
 
@@ -163,7 +165,17 @@ class DenseStore:
 
     def vectors(self, cluster_id: str) -> ProfileVectors | None:
         e = self.entries.get(cluster_id)
-        return None if e is None else e.vectors
+        if e is None:
+            return None
+        parts = {f: self.tables[f].matrix[e.pids[f]] for f in EMBEDDED_FIELDS}
+        return ProfileVectors(
+            model=self.model,
+            version=e.version,
+            profile=self._profile[e.slot].astype(np.float32),
+            about=parts["about"],
+            needs=parts["needs"],
+            offers=parts["offers"],
+        )
 
     def put(self, p: Profile, v: ProfileVectors) -> None:
         """Hold these vectors for p (replacing any older ones); ValueError if they are
@@ -185,7 +197,7 @@ class DenseStore:
             for pid in dict.fromkeys(ids):
                 table.post(pid, slot)
             pids[f] = np.asarray(ids, dtype=np.int64)
-        self.entries[p.id] = _Entry(slot, v, pids)
+        self.entries[p.id] = _Entry(slot, v.version, pids)
 
     def remove(self, cluster_id: str) -> bool:
         e = self.entries.pop(cluster_id, None)

@@ -138,7 +138,7 @@ class CachedEncoder:
     ("machine learning"), and the projection and the live index embed the same profile
     one after the other. Counts what it really encoded, so tests can see reuse."""
 
-    def __init__(self, inner: Encoder, max_entries: int = 200_000) -> None:
+    def __init__(self, inner: Encoder, max_entries: int = 20_000) -> None:
         self.inner = inner
         self.max_entries = max_entries
         self._cache: OrderedDict[str, FloatArray] = OrderedDict()
@@ -153,6 +153,17 @@ class CachedEncoder:
     @property
     def dim(self) -> int:
         return self.inner.dim
+
+    def preload(self, texts: Sequence[str], vectors: FloatArray) -> None:
+        """Fill the cache with vectors computed earlier by the same model (benchmarks)."""
+        with self._lock:
+            for t, v in zip(texts, vectors, strict=True):
+                self._cache[t] = np.asarray(v, dtype=np.float32)
+
+    def cached(self) -> tuple[list[str], FloatArray]:
+        with self._lock:
+            texts = list(self._cache)
+            return texts, np.asarray([self._cache[t] for t in texts], dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         with self._lock:
