@@ -70,7 +70,7 @@ async def known_to_events(platform: Platform, cluster_id: object) -> None:
         async with platform.client("operator") as c:
             return (await c.get(f"/v1/events/clusters/{cluster_id}")).status_code
 
-    await eventually(probe, until=lambda s: s == 200, timeout=20)
+    await eventually(probe, until=lambda s: s == 200, timeout=120)
 
 
 EVENT = {

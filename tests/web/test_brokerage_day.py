@@ -31,7 +31,7 @@ async def _known_to_events(platform: Platform, cluster_id: str) -> None:
         async with platform.client("jp") as c:
             return (await c.get(f"/v1/events/clusters/{cluster_id}")).status_code
 
-    await eventually(probe, until=lambda s: s == 200, timeout=20)
+    await eventually(probe, until=lambda s: s == 200, timeout=120)
 
 
 async def _tab(browser: Browser, **kw: object) -> tuple[BrowserContext, Page]:

@@ -39,7 +39,7 @@ async def test_partners_with_reasons_feedback_search_and_consortia(
             r = await c.get(f"/v1/matching/clusters/{mine['id']}/matches", params={"limit": 10})
             return [m["partner"]["id"] for m in r.json().get("matches", [])]
 
-    await eventually(ranked, until=lambda ids: str(theirs["id"]) in ids, timeout=20)
+    await eventually(ranked, until=lambda ids: str(theirs["id"]) in ids, timeout=120)
     who = await person(platform, "jp", ["cluster-manager"], [str(mine["id"])])
     await sign_in(tab, platform, who.email)
     await tab.goto(f"{platform.gateway_url}/partners?cluster={mine['id']}&mode=complementary")
