@@ -75,6 +75,15 @@ class LiveIndex:
         """(Re)build the whole index from the projection table and the stored embeddings;
         embeddings that were missing or stale are computed and stored for next time."""
         async with self.sessionmaker() as s:
+            # Profiles and their vectors from one snapshot: a profile the consumer commits
+            # between the two reads would otherwise look stale and be embedded again (the
+            # consumer brings the newer version to the index anyway).
+            await s.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
             profiles, refused = await live_profiles(s)
             stored = await stored_embeddings(s, self.encoder.name) if self.encoder else {}
         await asyncio.to_thread(self.index.build, profiles, stored)
