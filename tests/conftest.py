@@ -159,9 +159,10 @@ async def platform(
     gateway_port = free_port()
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     p.services["web"] = await serve(
-        "web", create_web(
+        "web",
+        create_web(
             WebSettings(**common, gateway_url=gateway_url, public_url=gateway_url, page_size=10)
-        )
+        ),
     )
     p.services["gateway"] = await serve(
         "gateway",
