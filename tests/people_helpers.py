@@ -59,10 +59,15 @@ async def sign_in(platform: Platform, email: str, password: str = PASSWORD) -> h
 
 
 async def person(
-    platform: Platform, tenant: str, roles: list[str], clusters: list[str] | None = None
+    platform: Platform,
+    tenant: str,
+    roles: list[str],
+    clusters: list[str] | None = None,
+    *,
+    name: str | None = None,
 ) -> SignedInPerson:
     """A person who accepted their invitation and signed in."""
-    invited, token = await invite(platform, tenant, roles, clusters)
+    invited, token = await invite(platform, tenant, roles, clusters, name=name)
     async with httpx.AsyncClient(base_url=platform.gateway_url) as c:
         r = await c.post("/v1/auth/invitations/accept", json={"token": token, "password": PASSWORD})
         assert r.status_code == 200, r.text

@@ -26,6 +26,8 @@ from services.web.wording import detail_of
 
 SESSION_COOKIE = "cb_session"
 TENANTS_SECONDS = 60.0
+IDENTITY_SECONDS = 1.0
+IDENTITIES_KEPT = 10_000
 NOTICES = {
     "signed-out": "You are signed out.",
     "signed-out-everywhere": "You are signed out on every device.",
@@ -158,6 +160,8 @@ class Page:
                 503, "The platform is unavailable", "It did not answer; try again in a moment."
             ) from exc
         if r.status_code == 401 and self.me is not None:
+            if self.session_id:
+                self.rt.state.identities.pop(self.session_id, None)
             raise SignInNeeded(ended=True)
         return r
 
@@ -243,6 +247,8 @@ class Page:
         self.cookies.append((SESSION_COOKIE, session_id, max_age))
 
     def end_session(self) -> None:
+        if self.session_id:
+            self.rt.state.identities.pop(self.session_id, None)
         self.cookies.append((SESSION_COOKIE, "", 0))
 
     def finish(self, response: Response) -> Response:
@@ -299,6 +305,10 @@ async def page(request: Request, rt: WebDep) -> Page:
     if len(session_id) > 200 or not session_id.isascii() or not session_id.isprintable():
         p.ended, p.session_id = True, None
         return p
+    known = rt.state.identities.get(session_id)
+    if known is not None and time.monotonic() - known[0] < IDENTITY_SECONDS:
+        p.me = known[1]
+        return p
     try:
         r = await rt.state.api.get("/v1/me", headers={"authorization": f"Session {session_id}"})
     except httpx.HTTPError as exc:
@@ -322,6 +332,10 @@ async def page(request: Request, rt: WebDep) -> Page:
         clusters=tuple(str(c) for c in who.clusters),
         scopes=frozenset(who.scopes),
     )
+    kept = rt.state.identities
+    if len(kept) >= IDENTITIES_KEPT:
+        kept.clear()  # a burst of sessions: start over rather than grow
+    kept[session_id] = (time.monotonic(), p.me)
     return p
 
 

@@ -72,6 +72,7 @@ async def test_script_in_event_cluster_and_message_fields_is_escaped_everywhere(
         f"/desk/events/{ev}",
         f"/desk/events/{ev}/edit",
         f"/desk/events/{ev}/schedules/{schedule}",
+        f"/desk/events/{ev}/schedules/{schedule}/details",
         f"/desk/events/{ev}/check-in",
         f"/desk/events/{ev}/stats",
     ):

@@ -153,7 +153,7 @@ async def test_script_in_every_text_field_is_shown_as_text(tab: Page, platform: 
         offers=[SCRIPT],
         needs=[SCRIPT],
     )
-    who = await person(platform, "jp", ["cluster-manager"], [str(hostile["id"])])
+    who = await person(platform, "jp", ["agency-admin"], [str(hostile["id"])], name=f"Eve {SCRIPT}")
     dialogs = watch_dialogs(tab)
     await sign_in(tab, platform, who.email)
     for path in (
@@ -162,6 +162,9 @@ async def test_script_in_every_text_field_is_shown_as_text(tab: Page, platform: 
         "/directory?q=Evil",
         "/my-clusters",
         "/account",
+        "/agency",
+        "/agency/verify",
+        f"/partners?cluster={hostile['id']}",
     ):
         await tab.goto(f"{platform.gateway_url}{path}")
         await expect(tab.get_by_text(SCRIPT).first).to_be_visible()

@@ -187,22 +187,36 @@ def _rows(event: dict[str, Any], grid: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/desk/events/{event_id}/schedules/{schedule_id}")
 async def schedule_grid(event_id: uuid.UUID, schedule_id: uuid.UUID, p: SignedInDep) -> Response:
-    event, schedule, grid, listed = await asyncio.gather(
+    # The summary (bound, breaks) comes from the list of runs: the full schedule holds
+    # every meeting again, which the grid already shows.
+    event, runs, grid = await asyncio.gather(
         _organised(p, event_id),
-        p.read(f"/v1/events/{event_id}/schedules/{schedule_id}"),
+        p.read(f"/v1/events/{event_id}/schedules"),
         p.read(f"/v1/events/{event_id}/schedules/{schedule_id}/grid"),
-        p.read(f"/v1/events/{event_id}/participants"),
     )
-    participants = listed["items"]
-    names = {str(x["cluster_id"]): x.get("name") or x["cluster_id"] for x in participants}
+    summary = next((s for s in runs["items"] if s["id"] == str(schedule_id)), None)
+    if summary is None:
+        raise Refused(404, "Not found", "There is no such schedule of this event.")
+    placed = sum(1 for row in grid["slots"] for cell in row["tables"] if cell["meeting"])
     return p.render(
         "grid.html",
         event=event,
-        schedule=schedule,
+        schedule=summary,
+        placed=placed,
         grid=grid,
         rows=_rows(event, grid),
-        names=names,
     )
+
+
+@router.get("/desk/events/{event_id}/schedules/{schedule_id}/details")
+async def schedule_details(event_id: uuid.UUID, schedule_id: uuid.UUID, p: SignedInDep) -> Response:
+    event, schedule, listed = await asyncio.gather(
+        _organised(p, event_id),
+        p.read(f"/v1/events/{event_id}/schedules/{schedule_id}"),
+        p.read(f"/v1/events/{event_id}/participants"),
+    )
+    names = {str(x["cluster_id"]): x.get("name") or x["cluster_id"] for x in listed["items"]}
+    return p.render("schedule_details.html", event=event, schedule=schedule, names=names)
 
 
 @router.post("/desk/events/{event_id}/publish")
