@@ -60,9 +60,11 @@ async def test_a_replicated_stream_rides_out_the_loss_of_its_leader(
         await ensure_stream(js, registry.STREAM, replicas=3)
 
         async def placed() -> int:
-            info = await js.stream_info(registry.STREAM)
-            replicas = info.cluster.replicas if info.cluster and info.cluster.replicas else []
-            return len([r for r in replicas if r.current]) if info.cluster.leader else 0  # type: ignore[union-attr]
+            """Replicas in step with a leader (0 while there is no leader)."""
+            placement = (await js.stream_info(registry.STREAM)).cluster
+            if placement is None or placement.leader is None:
+                return 0
+            return len([r for r in placement.replicas or [] if r.current])
 
         await eventually(placed, until=lambda n: n == 2, timeout=30)
         sub = await js.pull_subscribe(
