@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -45,7 +46,8 @@ async def publish_acknowledged(js: JetStreamContext, msg_id: str, deadline: floa
                 timeout=2.0,
             )  # fmt: skip
             return
-        except (NatsTimeoutError, NoStreamResponseError, TimeoutError):
+        except (NatsTimeoutError, NoStreamResponseError, NoRespondersError, APIError, TimeoutError):
+            # No stream leader for a moment (an election after the loss): try again.
             if time.monotonic() > give_up:
                 raise
             await asyncio.sleep(0.1)
@@ -93,7 +95,7 @@ async def test_a_replicated_stream_rides_out_the_loss_of_its_leader(
                 for msg in await sub.fetch(100, timeout=1.0):
                     seen.append(msg.data.decode())
                     await msg.ack()
-            except (NatsTimeoutError, TimeoutError, APIError):
+            except (NatsTimeoutError, TimeoutError, APIError, NoRespondersError):
                 # No consumer leader for a moment after the loss: fetch again, as the
                 # platform's consumers do (shared.messaging.consumer).
                 pass
