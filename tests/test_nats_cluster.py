@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -45,7 +46,8 @@ async def publish_acknowledged(js: JetStreamContext, msg_id: str, deadline: floa
                 timeout=2.0,
             )  # fmt: skip
             return
-        except (NatsTimeoutError, NoStreamResponseError, TimeoutError):
+        except (NatsTimeoutError, NoStreamResponseError, NoRespondersError, APIError, TimeoutError):
+            # No stream leader for a moment (an election after the loss): try again.
             if time.monotonic() > give_up:
                 raise
             await asyncio.sleep(0.1)
@@ -60,9 +62,11 @@ async def test_a_replicated_stream_rides_out_the_loss_of_its_leader(
         await ensure_stream(js, registry.STREAM, replicas=3)
 
         async def placed() -> int:
-            info = await js.stream_info(registry.STREAM)
-            replicas = info.cluster.replicas if info.cluster and info.cluster.replicas else []
-            return len([r for r in replicas if r.current]) if info.cluster.leader else 0  # type: ignore[union-attr]
+            """Replicas in step with a leader (0 while there is no leader)."""
+            placement = (await js.stream_info(registry.STREAM)).cluster
+            if placement is None or placement.leader is None:
+                return 0
+            return len([r for r in placement.replicas or [] if r.current])
 
         await eventually(placed, until=lambda n: n == 2, timeout=30)
         sub = await js.pull_subscribe(
@@ -91,7 +95,7 @@ async def test_a_replicated_stream_rides_out_the_loss_of_its_leader(
                 for msg in await sub.fetch(100, timeout=1.0):
                     seen.append(msg.data.decode())
                     await msg.ack()
-            except (NatsTimeoutError, TimeoutError, APIError):
+            except (NatsTimeoutError, TimeoutError, APIError, NoRespondersError):
                 # No consumer leader for a moment after the loss: fetch again, as the
                 # platform's consumers do (shared.messaging.consumer).
                 pass
