@@ -25,6 +25,8 @@ from shared.middleware import PlatformMiddleware
 from shared.problems import document_problems, install_problem_handlers, problem_response
 from shared.runtime import AnyRuntime, Runtime
 from shared.settings import ServiceSettings
+from shared.telemetry.asgi import TracedRequests
+from shared.telemetry.telemetry import Telemetry, TelemetryConfig
 
 _log = structlog.get_logger("app")
 
@@ -56,9 +58,11 @@ def create_service_app(
     configure_logging(name, settings.log_level)
     # One line per upstream call would drown the logs; failures are logged where handled.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    telemetry = Telemetry(TelemetryConfig.from_settings(name, settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        telemetry.start()
         engine = create_engine(settings, application_name=f"clusterbridge-{name}")
         rt: Runtime[SettingsT, StateT] = Runtime(
             name=name,
@@ -66,6 +70,7 @@ def create_service_app(
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             idempotency=idempotency,
+            telemetry=telemetry,
         )
         app.state.runtime = rt
         rt.readiness["migrations"] = MigrationsCheck(engine, name)
@@ -75,7 +80,12 @@ def create_service_app(
             await ensure_stream(rt.js, own_stream, replicas=settings.nats_stream_replicas)
         if outbox is not None:
             rt.relay = OutboxRelay(
-                name, outbox, rt.sessionmaker, rt.js, poll_seconds=settings.outbox_poll_seconds
+                name,
+                outbox,
+                rt.sessionmaker,
+                rt.js,
+                poll_seconds=settings.outbox_poll_seconds,
+                telemetry=telemetry,
             )
             if settings.run_workers:
                 rt.start("outbox-relay", rt.relay.run())
@@ -97,6 +107,7 @@ def create_service_app(
                 except Exception:  # a drain that times out must not fail the shutdown
                     await rt.nc.close()
             await engine.dispose()
+            await telemetry.stop()
 
     app = FastAPI(
         title=title,
@@ -106,6 +117,9 @@ def create_service_app(
         docs_url=None,
         openapi_url=openapi_url,
         redoc_url=None,
+        # FastAPI's own telemetry follows the process-global providers; ours are per app
+        # (shared.telemetry). Off, it also skips its per-request look-up of them.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     install_problem_handlers(app)
     install_database_problem_handlers(app)
@@ -119,7 +133,16 @@ def create_service_app(
         max_body_bytes=settings.max_body_bytes,
         internal_token=settings.internal_token if require_internal_token else None,
         large_body_paths=large_body_paths or {},
+        telemetry=telemetry,
     )
+    if telemetry.configured:
+        # Outermost: early refusals are traced too. Only services trust a caller's trace
+        # context (the gateway's token guards them); the public door starts its own.
+        app.add_middleware(
+            TracedRequests,
+            telemetry=telemetry,
+            trust_incoming=require_internal_token,
+        )
 
     if default_probes:
 

@@ -1,4 +1,5 @@
-"""JSON logs through structlog, each line carrying the request id when there is one."""
+"""JSON logs through structlog, each line carrying the request id when there is one,
+and the trace and span ids when it is written inside a span (tracing on)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from typing import Any
 
 import structlog
+from opentelemetry.trace import get_current_span
 
 from shared.requestid import current_request_id
 
@@ -18,11 +20,21 @@ def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    # A line is then found from its trace in the tracing UI, and the other way round.
+    context = get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
+        _add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -8,7 +8,7 @@
 - hostile request lines: more or larger headers than any client needs (431), and a
   NUL in the path or a query parameter (PostgreSQL cannot store it), refused with a
   problem that names the parameter before any handler sees them;
-- request latency histogram by route template.
+- request latency histogram by route template (Prometheus, and OTel when configured).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.identity import INTERNAL_TOKEN_HEADER, PUBLIC_SERVICE_PATHS, token_matches
 from shared.problems import PROBLEM_MEDIA_TYPE, problem_body
 from shared.requestid import accept_or_new, set_request_id
+from shared.telemetry.telemetry import OFF, Telemetry
 
 REQUEST_SECONDS = Histogram(
     "clusterbridge_http_request_seconds",
@@ -108,8 +109,10 @@ class PlatformMiddleware:
         max_body_bytes: int,
         internal_token: str | None,
         large_body_paths: dict[str, int] | None = None,
+        telemetry: Telemetry = OFF,
     ) -> None:
         self.app = app
+        self.telemetry = telemetry
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.internal_token = internal_token
@@ -195,6 +198,8 @@ class PlatformMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
             REQUEST_SECONDS.labels(
                 self.service, scope["method"], template, str(status_holder[0])
-            ).observe(time.perf_counter() - started)
+            ).observe(seconds)
+            self.telemetry.record_request(scope["method"], template, status_holder[0], seconds)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -24,3 +26,14 @@ def accept_or_new(candidate: str | None) -> str:
     if candidate and _SAFE_ID.match(candidate):
         return candidate
     return uuid.uuid4().hex
+
+
+@contextmanager
+def request_id_bound(value: str | None) -> Iterator[None]:
+    """The request id of work done on a request's behalf outside it (a consumer handling
+    the event the request caused), for the log lines of that work."""
+    token = _request_id.set(value if value and _SAFE_ID.match(value) else None)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)

@@ -35,6 +35,7 @@ from shared.identity import CallerDep
 from shared.messaging.outbox import OutboxRelay
 from shared.routing import IDEMPOTENCY_STATE
 from shared.settings import ServiceSettings
+from shared.telemetry.telemetry import OFF, Telemetry
 
 _log = structlog.get_logger("runtime")
 
@@ -54,6 +55,8 @@ class Runtime(Generic[SettingsT, StateT]):
     js: JetStreamContext | None = None
     relay: OutboxRelay | None = None
     idempotency: type[IdempotencyMixin] | None = None
+    # Traces and OTel metrics; OFF (tracer None) unless OTLP is configured.
+    telemetry: Telemetry = OFF
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     # Extra facts for /readyz (the match index's size and freshness, say).

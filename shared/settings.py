@@ -33,6 +33,16 @@ class ServiceSettings(BaseSettings):
     nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     # Start the background workers (relay, consumers). Tests turn them off to drive them by hand.
     run_workers: bool = True
+    # OpenTelemetry, under the standard variable names. Traces and metrics go by OTLP/HTTP
+    # to this collector base URL (e.g. http://collector:4318); unset, nothing is set up
+    # and no request pays for tracing.
+    otel_exporter_otlp_endpoint: str | None = None
+    # The service's name in traces; default "clusterbridge-<service>".
+    otel_service_name: str | None = None
+    # The SDK's own switch: true turns telemetry off even with an endpoint set.
+    otel_sdk_disabled: bool = False
+    # How often metrics are pushed (the SDK's variable, in milliseconds).
+    otel_metric_export_interval: int = Field(default=60_000, ge=100)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

@@ -71,6 +71,7 @@ def directory_consumer(
         stream=registry.STREAM,
         subject=registry.CLUSTER_ALL,
         js=rt.jetstream,
+        telemetry=rt.telemetry,
         sessionmaker=sessionmaker,
         inbox=Inbox,
         handler=directory.apply,

@@ -103,6 +103,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             idempotency=IdempotencyStore(
                 rt.sessionmaker, lease=timedelta(seconds=cfg.upstream_timeout + 5.0)
             ),
+            telemetry=rt.telemetry,
         )
         mail = MailSender(rt.sessionmaker, cfg.smtp_url)
         dispatcher = _webhook_dispatcher(rt, cfg)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +42,8 @@ from shared.identity import (
 )
 from shared.middleware import send_problem
 from shared.requestid import current_request_id
+from shared.telemetry.propagation import TRACE_HEADERS, inject_into
+from shared.telemetry.telemetry import OFF, Telemetry
 
 _log = structlog.get_logger("gateway.proxy")
 
@@ -59,6 +62,9 @@ _DROP_REQUEST = frozenset(
         b"content-length",
         b"idempotency-key",
         b"x-request-id",
+        # A client's trace context is a link of our trace, never its parent (see
+        # shared.telemetry.asgi); upstream gets ours.
+        *(h.encode() for h in TRACE_HEADERS),
         *(h.encode() for h in IDENTITY_HEADERS),
     }
 )
@@ -89,6 +95,7 @@ class ProxyState:
     sessions: SessionResolver
     limiter: RateLimiter | SharedRateLimiter
     idempotency: IdempotencyStore
+    telemetry: Telemetry = OFF
 
 
 class Refusal(Exception):
@@ -336,19 +343,32 @@ class GatewayProxy:
             + raw_path.decode("latin-1")
             + ("?" + query.decode("latin-1") if query else "")
         )
-        try:
-            response = await state.http.request(
-                call.scope["method"],
-                url,
-                headers=self._upstream_headers(call, state, client),
-                content=body,
-                timeout=httpx.Timeout(600.0, connect=1.0)
-                if call.streamed
-                else httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.HTTPError as exc:
-            await self._outcome_unknown(call, state, client)
-            raise self._upstream_failure(service, exc) from exc
+        headers = self._upstream_headers(call, state, client)
+        method: str = call.scope["method"]
+        with state.telemetry.span(
+            method,
+            SpanKind.CLIENT,
+            attributes={"http.request.method": method, "clusterbridge.upstream": service},
+        ) as span:
+            if span is not None:
+                carrier: dict[str, str] = {}
+                inject_into(carrier)
+                headers += [(k.encode(), v.encode()) for k, v in carrier.items()]
+            try:
+                response = await state.http.request(
+                    method,
+                    url,
+                    headers=headers,
+                    content=body,
+                    timeout=httpx.Timeout(600.0, connect=1.0)
+                    if call.streamed
+                    else httpx.USE_CLIENT_DEFAULT,
+                )
+            except httpx.HTTPError as exc:
+                await self._outcome_unknown(call, state, client)
+                raise self._upstream_failure(service, exc) from exc
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
         out_headers = [
             (k.lower(), v) for k, v in response.headers.raw if k.lower() not in _DROP_RESPONSE
         ]

@@ -49,6 +49,7 @@ def profiles_consumer(rt: AnyRuntime, live: LiveIndex) -> DurableConsumer:
         stream=registry.STREAM,
         subject=registry.CLUSTER_ALL,
         js=rt.jetstream,
+        telemetry=rt.telemetry,
         sessionmaker=rt.sessionmaker,
         inbox=Inbox,
         handler=_project,

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from shared.identity import INTERNAL_TOKEN_HEADER, SCOPES_HEADER, TENANT_HEADER
+from shared.telemetry.propagation import add_context_headers
 
 READER_TENANT = "_matching"  # owns no cluster: the registry returns public fields only
 
@@ -26,7 +27,10 @@ async def fetch_all_profiles(
     out: list[dict[str, Any]] = []
     cursor: str | None = None
     async with httpx.AsyncClient(
-        base_url=registry_url, headers=headers, timeout=httpx.Timeout(30.0, connect=2.0)
+        base_url=registry_url,
+        headers=headers,
+        timeout=httpx.Timeout(30.0, connect=2.0),
+        event_hooks={"request": [add_context_headers]},
     ) as client:
         while True:
             params: dict[str, str | int] = {"limit": page}
@@ -51,7 +55,10 @@ async def fetch_partnership(
         SCOPES_HEADER: "registry:read",
     }
     async with httpx.AsyncClient(
-        base_url=registry_url, headers=headers, timeout=httpx.Timeout(10.0, connect=2.0)
+        base_url=registry_url,
+        headers=headers,
+        timeout=httpx.Timeout(10.0, connect=2.0),
+        event_hooks={"request": [add_context_headers]},
     ) as client:
         r = await client.get(f"/v1/partnerships/{partnership_id}")
         if r.status_code == 404:

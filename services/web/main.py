@@ -25,6 +25,7 @@ from services.web.state import WebState
 from shared.app import create_service_app
 from shared.runtime import AnyRuntime
 from shared.taxonomy import ECOSYSTEMS
+from shared.telemetry.propagation import add_context_headers
 
 __all__ = ["WebSettings", "create_app"]
 
@@ -60,6 +61,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
                 # One client calls for every person: it must never keep a cookie.
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                # The page's request id reaches the gateway's and the services' logs.
+                event_hooks={"request": [add_context_headers]},
             ),
             templates=templates(),
             csrf_key=csrf.derive_key(cfg.csrf_secret, cfg.internal_token),

@@ -6,6 +6,10 @@ message is acked only after the commit. A failure naks with a delay; after
 for inspection). A message that cannot be parsed, or whose payload is off its
 contract (the handler raised pydantic's ValidationError), is terminated at once and
 logged: retrying it can never succeed, and it must not hold back the others.
+
+Each message is handled under the request id it carries and, with tracing on, in a
+consumer span that is the child of the publish span (the trace context in its headers),
+so one trace runs from the request that wrote the event to every consumer's effect.
 """
 
 from __future__ import annotations
@@ -13,19 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import structlog
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import Span, SpanKind
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.messaging.envelope import Envelope
 from shared.messaging.inbox import InboxMixin, claim
+from shared.requestid import request_id_bound
+from shared.telemetry.propagation import REQUEST_ID_HEADER, extract_from
+from shared.telemetry.telemetry import OFF, Telemetry, mark_error
 
 _log = structlog.get_logger("consumer")
 
@@ -55,6 +63,7 @@ class DurableConsumer:
         max_deliver: int = 8,
         batch: int = 100,
         on_committed: Committed | None = None,
+        telemetry: Telemetry = OFF,
     ) -> None:
         self.name = name
         self.stream = stream
@@ -66,6 +75,7 @@ class DurableConsumer:
         self.max_deliver = max_deliver
         self.batch = batch
         self.on_committed = on_committed
+        self.telemetry = telemetry
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def subscribe(self) -> None:
@@ -87,6 +97,31 @@ class DurableConsumer:
             if inspect.isawaitable(result):
                 await result
 
+    def _count(self, outcome: str, n: int = 1) -> None:
+        CONSUMED.labels(self.name, outcome).inc(n)
+        self.telemetry.count_consumed(self.name, outcome, n)
+
+    @contextlib.contextmanager
+    def _handling(self, msg: Msg, envelope: Envelope) -> Iterator[Span | None]:
+        """The request id and the consumer span of one message's handling."""
+        headers = msg.headers or {}
+        with (
+            request_id_bound(headers.get(REQUEST_ID_HEADER)),
+            self.telemetry.span(
+                f"process {msg.subject}",
+                SpanKind.CONSUMER,
+                parent=extract_from(headers),
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": msg.subject,
+                    "messaging.consumer.group.name": self.name,
+                    "messaging.message.id": str(envelope.id),
+                },
+            ) as span,
+        ):
+            yield span
+
     async def handle(self, msg: Msg) -> str:
         """One message in its own transaction (also the fallback for a failed batch)."""
         try:
@@ -94,26 +129,29 @@ class DurableConsumer:
         except ValidationError:
             await msg.term()
             return "poison"
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                fresh = await claim(session, self.inbox, self.name, envelope.id)
-                if fresh:
-                    await self.handler(session, envelope)
-        except ValidationError as exc:
-            _log.error(
-                "event off its contract; terminated",
-                consumer=self.name,
-                event_id=str(envelope.id),
-                type=envelope.type,
-                error=str(exc),
-            )
-            await msg.term()
-            return "poison"
-        except Exception as exc:
-            _log.warning("event handling failed", consumer=self.name, error=repr(exc))
-            await msg.nak(delay=1.0)
-            return "failed"
-        await msg.ack()
+        with self._handling(msg, envelope) as span:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    fresh = await claim(session, self.inbox, self.name, envelope.id)
+                    if fresh:
+                        await self.handler(session, envelope)
+            except ValidationError as exc:
+                _log.error(
+                    "event off its contract; terminated",
+                    consumer=self.name,
+                    event_id=str(envelope.id),
+                    type=envelope.type,
+                    error=str(exc),
+                )
+                mark_error(span, exc)
+                await msg.term()
+                return "poison"
+            except Exception as exc:
+                _log.warning("event handling failed", consumer=self.name, error=repr(exc))
+                mark_error(span, exc)
+                await msg.nak(delay=1.0)
+                return "failed"
+            await msg.ack()
         await self._committed([envelope] if fresh else [])
         return "applied" if fresh else "duplicate"
 
@@ -128,26 +166,38 @@ class DurableConsumer:
                 parsed.append((msg, Envelope.from_bytes(msg.data)))
             except ValidationError:
                 await msg.term()
-                CONSUMED.labels(self.name, "poison").inc()
+                self._count("poison")
         if not parsed:
             return
         fresh: list[Envelope] = []
         try:
             async with self.sessionmaker() as session, session.begin():
-                for _, envelope in parsed:
-                    if await claim(session, self.inbox, self.name, envelope.id):
-                        await self.handler(session, envelope)
-                        fresh.append(envelope)
+                for msg, envelope in parsed:
+                    with self._handling(msg, envelope):
+                        if await claim(session, self.inbox, self.name, envelope.id):
+                            await self.handler(session, envelope)
+                            fresh.append(envelope)
         except Exception as exc:
             _log.info("batch failed; handling its messages one by one", error=repr(exc))
             for msg, _ in parsed:
-                CONSUMED.labels(self.name, await self.handle(msg)).inc()
+                self._count(await self.handle(msg))
             return
         for msg, _ in parsed:
             await msg.ack()
-        CONSUMED.labels(self.name, "applied").inc(len(fresh))
-        CONSUMED.labels(self.name, "duplicate").inc(len(parsed) - len(fresh))
+        self._count("applied", len(fresh))
+        self._count("duplicate", len(parsed) - len(fresh))
         await self._committed(fresh)
+
+    def _note_pending(self, msgs: list[Msg]) -> None:
+        """Consumer lag: what the server still holds for this consumer after the batch."""
+        pending = 0
+        if msgs:
+            try:
+                pending = msgs[-1].metadata.num_pending
+            except Exception:  # not a JetStream delivery (no ack subject): lag unknown
+                return
+        CONSUMER_LAG.labels(self.name).set(pending)
+        self.telemetry.set_pending(self.name, pending)
 
     async def poll_once(self, timeout: float = 1.0) -> int:
         """Fetch and handle one batch; returns how many messages were handled."""
@@ -159,10 +209,12 @@ class DurableConsumer:
         try:
             msgs = await self._sub.fetch(1, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
+            self._note_pending([])
             return 0
         if self.batch > 1:
             with contextlib.suppress(NatsTimeoutError, TimeoutError):
                 msgs += await self._sub.fetch(self.batch - 1, timeout=REST_OF_BATCH_SECONDS)
+        self._note_pending(msgs)
         await self.handle_batch(msgs)
         return len(msgs)
 

@@ -6,6 +6,10 @@ rows with `FOR UPDATE SKIP LOCKED` (replicas share the work), publishes each wit
 `published_at` in the same transaction. If NATS is down, the transaction rolls back,
 the rows stay, and the relay retries with a capped backoff: a broker outage delays
 events, it never loses one.
+
+Each row also keeps the headers of the moment it was written (the request id, and the
+trace context when tracing is on), so a message published later still belongs to the
+request that caused it: the relay's publish span is a child of that request's span.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from sqlalchemy import BigInteger, DateTime, Identity, String, func, select
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -26,6 +31,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.contracts.base import Payload
 from shared.messaging.envelope import MSG_ID_HEADER, TENANT_HEADER, Envelope
+from shared.telemetry.propagation import (
+    REQUEST_ID_HEADER,
+    TRACE_HEADERS,
+    context_headers,
+    extract_from,
+    inject_into,
+)
+from shared.telemetry.telemetry import OFF, REQUEST_ID_ATTRIBUTE, Telemetry
 
 _log = structlog.get_logger("outbox")
 
@@ -50,6 +63,8 @@ class OutboxMixin:
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # What the message carries besides the envelope: request id, W3C trace context.
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
 
 
 def record_event(
@@ -70,6 +85,7 @@ def record_event(
             subject=event_type,
             tenant=tenant,
             payload=envelope.model_dump(mode="json"),
+            headers=context_headers() or None,
         )
     )
     return envelope
@@ -88,6 +104,7 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         batch_size: int = 200,
         max_backoff: float = 5.0,
+        telemetry: Telemetry = OFF,
     ) -> None:
         self.service = service
         self.model = model
@@ -96,6 +113,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.max_backoff = max_backoff
+        self.telemetry = telemetry
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -117,20 +135,43 @@ class OutboxRelay:
             ).all()
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
+                self.telemetry.set_backlog(0)
                 return 0
             now = datetime.now(UTC)
             for row in rows:
-                envelope = Envelope.model_validate(row.payload)
-                await self.js.publish(
-                    row.subject,
-                    envelope.to_bytes(),
-                    headers={MSG_ID_HEADER: str(row.event_id), TENANT_HEADER: row.tenant},
-                    timeout=2.0,
-                )
+                await self._publish(row)
                 row.published_at = now
             OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
             OUTBOX_BACKLOG.labels(self.service).set(len(rows))
+            self.telemetry.count_published(len(rows))
+            self.telemetry.set_backlog(len(rows))
             return len(rows)
+
+    async def _publish(self, row: OutboxMixin) -> None:
+        envelope = Envelope.model_validate(row.payload)
+        headers = {
+            **(row.headers or {}),
+            MSG_ID_HEADER: str(row.event_id),
+            TENANT_HEADER: row.tenant,
+        }
+        with self.telemetry.span(
+            f"publish {row.subject}",
+            SpanKind.PRODUCER,
+            parent=extract_from(row.headers),
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": row.subject,
+                "messaging.message.id": str(row.event_id),
+                **_request_id_of(row.headers),
+            },
+        ) as span:
+            if span is not None:
+                # The consumer's span is the child of this one, not of the request's.
+                for name in TRACE_HEADERS:
+                    headers.pop(name, None)
+                inject_into(headers)
+            await self.js.publish(row.subject, envelope.to_bytes(), headers=headers, timeout=2.0)
 
     async def drain(self) -> int:
         """Publish until nothing is left (used by tests and at shutdown)."""
@@ -151,6 +192,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # NATS down, timeout, database hiccup: retry later
                 OUTBOX_FAILURES.labels(self.service).inc()
+                self.telemetry.count_publish_failure()
                 _log.warning("outbox relay failed; will retry", error=repr(exc), backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
@@ -158,3 +200,9 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             self._wake.clear()
+
+
+def _request_id_of(headers: dict[str, str] | None) -> dict[str, str]:
+    # The relay serves no request: the id is the one of the request that wrote the row.
+    request_id = (headers or {}).get(REQUEST_ID_HEADER)
+    return {REQUEST_ID_ATTRIBUTE: request_id} if request_id else {}
