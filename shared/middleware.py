@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+import structlog
 from prometheus_client import Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,8 @@ from shared.identity import INTERNAL_TOKEN_HEADER, PUBLIC_SERVICE_PATHS, token_m
 from shared.problems import PROBLEM_MEDIA_TYPE, problem_body
 from shared.requestid import accept_or_new, set_request_id
 from shared.telemetry.telemetry import OFF, Telemetry
+
+_log = structlog.get_logger("http")
 
 REQUEST_SECONDS = Histogram(
     "clusterbridge_http_request_seconds",
@@ -203,3 +206,11 @@ class PlatformMiddleware:
                 self.service, scope["method"], template, str(status_holder[0])
             ).observe(seconds)
             self.telemetry.record_request(scope["method"], template, status_holder[0], seconds)
+            # An access log at LOG_LEVEL=DEBUG only; above it the call does nothing.
+            _log.debug(
+                "request handled",
+                method=scope["method"],
+                route=template,
+                status=status_holder[0],
+                ms=round(seconds * 1000, 2),
+            )

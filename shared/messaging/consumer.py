@@ -101,6 +101,15 @@ class DurableConsumer:
         CONSUMED.labels(self.name, outcome).inc(n)
         self.telemetry.count_consumed(self.name, outcome, n)
 
+    def _handled(self, envelope: Envelope, fresh: bool) -> None:
+        # One line per event at LOG_LEVEL=DEBUG (with its request id); nothing above it.
+        _log.debug(
+            "event handled" if fresh else "event seen before; skipped",
+            consumer=self.name,
+            event_id=str(envelope.id),
+            type=envelope.type,
+        )
+
     @contextlib.contextmanager
     def _handling(self, msg: Msg, envelope: Envelope) -> Iterator[Span | None]:
         """The request id and the consumer span of one message's handling."""
@@ -135,6 +144,7 @@ class DurableConsumer:
                     fresh = await claim(session, self.inbox, self.name, envelope.id)
                     if fresh:
                         await self.handler(session, envelope)
+                    self._handled(envelope, fresh)
             except ValidationError as exc:
                 _log.error(
                     "event off its contract; terminated",
@@ -174,9 +184,11 @@ class DurableConsumer:
             async with self.sessionmaker() as session, session.begin():
                 for msg, envelope in parsed:
                     with self._handling(msg, envelope):
-                        if await claim(session, self.inbox, self.name, envelope.id):
+                        new = await claim(session, self.inbox, self.name, envelope.id)
+                        if new:
                             await self.handler(session, envelope)
                             fresh.append(envelope)
+                        self._handled(envelope, new)
         except Exception as exc:
             _log.info("batch failed; handling its messages one by one", error=repr(exc))
             for msg, _ in parsed:

@@ -163,7 +163,7 @@ class OutboxRelay:
                 "messaging.operation.type": "send",
                 "messaging.destination.name": row.subject,
                 "messaging.message.id": str(row.event_id),
-                **_request_id_of(row.headers),
+                **_request_id_of(row.headers, REQUEST_ID_ATTRIBUTE),
             },
         ) as span:
             if span is not None:
@@ -172,6 +172,12 @@ class OutboxRelay:
                     headers.pop(name, None)
                 inject_into(headers)
             await self.js.publish(row.subject, envelope.to_bytes(), headers=headers, timeout=2.0)
+            _log.debug(
+                "event published",
+                event_id=str(row.event_id),
+                type=row.subject,
+                **_request_id_of(row.headers, "request_id"),
+            )
 
     async def drain(self) -> int:
         """Publish until nothing is left (used by tests and at shutdown)."""
@@ -202,7 +208,7 @@ class OutboxRelay:
             self._wake.clear()
 
 
-def _request_id_of(headers: dict[str, str] | None) -> dict[str, str]:
+def _request_id_of(headers: dict[str, str] | None, key: str) -> dict[str, str]:
     # The relay serves no request: the id is the one of the request that wrote the row.
     request_id = (headers or {}).get(REQUEST_ID_HEADER)
-    return {REQUEST_ID_ATTRIBUTE: request_id} if request_id else {}
+    return {key: request_id} if request_id else {}

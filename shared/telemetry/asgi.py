@@ -11,6 +11,7 @@ from __future__ import annotations
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, get_current_span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.identity import PUBLIC_SERVICE_PATHS
 from shared.requestid import current_request_id
 from shared.telemetry.propagation import extract_from_asgi
 from shared.telemetry.telemetry import REQUEST_ID_ATTRIBUTE, Telemetry
@@ -23,7 +24,12 @@ class TracedRequests:
         self.trust_incoming = trust_incoming
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.telemetry.tracer is None:
+        if (
+            scope["type"] != "http"
+            or self.telemetry.tracer is None
+            # Probes and scrapes come every few seconds and say nothing about a request.
+            or scope["path"] in PUBLIC_SERVICE_PATHS
+        ):
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
