@@ -14,6 +14,7 @@ from nats.aio.client import Client as NATS
 
 from services.events.schemas import SuggestedPairOut, SuggestionsOut
 from shared.contracts.matching import SUGGEST, SuggestReply, SuggestRequest
+from shared.telemetry.propagation import context_headers
 
 TIMEOUT_SECONDS = 1.0
 
@@ -29,7 +30,11 @@ async def suggest(
     request = SuggestRequest(cluster_ids=sorted(known), limit=limit)
     try:
         reply = await nc.request(
-            subject, request.model_dump_json().encode(), timeout=TIMEOUT_SECONDS
+            subject,
+            request.model_dump_json().encode(),
+            timeout=TIMEOUT_SECONDS,
+            # The responder answers under this request's id and trace.
+            headers=context_headers() or None,
         )
         answer = SuggestReply.model_validate_json(reply.data)
     except Exception as exc:  # no responders, a timeout, a reply off the contract: degrade

@@ -44,7 +44,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         state = MatchingState(index=live, consumer=consumer)
         if cfg.run_workers:
             rt.start("registry-consumer", consumer.run())
-            state.suggest_sub = await serve_suggestions(rt.nats, live.index)
+            state.suggest_sub = await serve_suggestions(rt.nats, live.index, rt.telemetry)
 
         async def freshness() -> str | None:
             return None if live.freshness.ready else "index not built"

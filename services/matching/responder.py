@@ -14,11 +14,15 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from opentelemetry.trace import SpanKind
 
 from services.matching.engine.errors import InvalidQuery
 from services.matching.engine.index import MatchIndex
 from services.matching.engine.suggest import suggest_pairs
 from shared.contracts.matching import MAX_SUGGEST_IDS, SUGGEST, SUGGEST_QUEUE
+from shared.requestid import request_id_bound
+from shared.telemetry.propagation import REQUEST_ID_HEADER, extract_from
+from shared.telemetry.telemetry import OFF, Telemetry
 
 _log = structlog.get_logger("matching.responder")
 
@@ -54,15 +58,31 @@ def answer(index: MatchIndex, request: Any) -> dict[str, Any]:
     }
 
 
-async def serve_suggestions(nc: NATS, index: MatchIndex) -> Subscription:
+async def serve_suggestions(
+    nc: NATS, index: MatchIndex, telemetry: Telemetry = OFF
+) -> Subscription:
     async def handle(msg: Msg) -> None:
-        try:
-            request = orjson.loads(msg.data)
-        except orjson.JSONDecodeError:
-            await msg.respond(orjson.dumps({"error": "request is not JSON"}))
-            return
-        # Scoring an event's participants can take a while: keep the loop responsive.
-        reply = await asyncio.to_thread(answer, index, request)
-        await msg.respond(orjson.dumps(reply))
+        headers = msg.headers or {}
+        with (
+            request_id_bound(headers.get(REQUEST_ID_HEADER)),
+            telemetry.span(
+                f"process {SUBJECT}",
+                SpanKind.SERVER,
+                parent=extract_from(headers),
+                attributes={"messaging.system": "nats", "messaging.destination.name": SUBJECT},
+            ),
+        ):
+            await _respond(msg, index)
 
     return await nc.subscribe(SUBJECT, queue=QUEUE, cb=handle)
+
+
+async def _respond(msg: Msg, index: MatchIndex) -> None:
+    try:
+        request = orjson.loads(msg.data)
+    except orjson.JSONDecodeError:
+        await msg.respond(orjson.dumps({"error": "request is not JSON"}))
+        return
+    # Scoring an event's participants can take a while: keep the loop responsive.
+    reply = await asyncio.to_thread(answer, index, request)
+    await msg.respond(orjson.dumps(reply))
