@@ -5,7 +5,9 @@ one the tests use), with the SDK's default batching.
 
 GETs of one cluster (1 client, then N concurrent) and creates (which also write the
 trace context into the outbox row and publish in a producer span), in rounds that
-alternate off and on, so a change of machine load hits both sides.
+alternate off and on, so a change of machine load hits both sides. Besides latency it
+prints the CPU time the gateway and registry processes spent per request (psutil),
+which a busy machine disturbs far less than wall-clock latency.
 
 Everything runs on this machine (PostgreSQL, NATS, four services, the receiver and this
 load generator share its CPU).
@@ -21,8 +23,10 @@ import statistics
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,8 +54,17 @@ class ReceiverThread:
         self.thread.join(5)
 
 
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+
 async def measure(
-    gateways: dict[str, str], registry: str, key: str, args: argparse.Namespace
+    gateways: dict[str, str],
+    registry: str,
+    key: str,
+    args: argparse.Namespace,
+    procs: dict[str, list[psutil.Process]],
+    cpu_ms: dict[str, float],
 ) -> list[Run]:
     direct = {"x-internal-token": TOKEN, "x-tenant": "jp", "x-scopes": "registry:write",
               "content-type": "application/json"}  # fmt: skip
@@ -62,26 +75,35 @@ async def measure(
         cid = (await r.json())["id"]
     headers = {"authorization": f"Bearer {key}"}
     posting = {**headers, "content-type": "application/json"}
-    runs = []
+    runs: list[Run] = []
+
+    async def timed(side: str, run: Any) -> None:
+        before = cpu_seconds(procs[side])
+        done: Run = await run
+        cpu_ms[done.label] = (cpu_seconds(procs[side]) - before) * 1000 / done.requests
+        runs.append(done)
+
     for n in range(1, args.rounds + 1):
         for side in ("off", "on"):
             base = gateways[side]
             url = f"{base}/v1/clusters/{cid}"
-            runs.append(
-                await load(f"GET {side} r{n}, 1 cl.", url, headers, args.gets // 2, 1, "GET")
+            await timed(
+                side, load(f"GET {side} r{n}, 1 cl.", url, headers, args.gets // 2, 1, "GET")
             )
-            runs.append(
-                await load(
+            await timed(
+                side,
+                load(
                     f"GET {side} r{n}, {args.concurrency} cl.",
                     url,
                     headers,
                     args.gets,
                     args.concurrency,
                     "GET",
-                )
+                ),
             )
-            runs.append(
-                await load(
+            await timed(
+                side,
+                load(
                     f"POST {side} r{n}, 1 cl.",
                     f"{base}/v1/clusters",
                     posting,
@@ -89,7 +111,7 @@ async def measure(
                     1,
                     "POST",
                     payload,
-                )
+                ),
             )
     return runs
 
@@ -120,12 +142,21 @@ def main() -> None:
             ),
         }
         key = p.api_key("jp", ["registry:read", "registry:write"])
-        runs = asyncio.run(measure(gateways, reg_off, key, args))
+        procs = {
+            side: [
+                psutil.Process(p.pid(f"gateway-{side}")),
+                psutil.Process(p.pid(f"registry-{side}")),
+            ]
+            for side in ("off", "on")
+        }
+        cpu_ms: dict[str, float] = {}
+        runs = asyncio.run(measure(gateways, reg_off, key, args, procs, cpu_ms))
         spans = len(receiver.spans)
     print("\nThrough the gateway to the registry; tracing off (default) vs on (OTLP/HTTP)")
-    print(f"{'':<34} {'throughput':>11} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'errors':>6}")
+    print(f"{'':<34} {'throughput':>11} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'errors':>6}"
+          f" {'CPU ms/req':>10}")  # fmt: skip
     for run in runs:
-        print(row(run))
+        print(f"{row(run)} {cpu_ms[run.label]:>10.3f}")
     print()
     c = args.concurrency
     for what in ("GET", "POST"):
@@ -145,10 +176,13 @@ def main() -> None:
             mean_off = statistics.fmean(statistics.fmean(r.latencies_ms) for r in off)
             mean_on = statistics.fmean(statistics.fmean(r.latencies_ms) for r in on)
             ratio = statistics.fmean(r.rate for r in on) / statistics.fmean(r.rate for r in off)
+            cpu_off = statistics.fmean(cpu_ms[r.label] for r in off)
+            cpu_on = statistics.fmean(cpu_ms[r.label] for r in on)
             print(
                 f"{what} {clients:>2} cl.: p50 {p50_off:.3f} -> {p50_on:.3f} ms "
                 f"({p50_on - p50_off:+.3f}), mean {mean_on - mean_off:+.3f} ms, "
-                f"throughput on/off {ratio:.2f}"
+                f"throughput on/off {ratio:.2f}; CPU per request (gateway + registry) "
+                f"{cpu_off:.3f} -> {cpu_on:.3f} ms ({cpu_on - cpu_off:+.3f})"
             )
     print(f"spans received by the OTLP receiver: {spans}")
 
