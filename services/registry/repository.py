@@ -22,6 +22,7 @@ from services.registry.models import (
     StrategyVersion,
     Tenant,
 )
+from shared.db.text_search import contains
 from shared.pagination import keyset_page
 from shared.taxonomy import LabelLevel
 
@@ -416,11 +417,10 @@ class PartnershipRepository:
         if market:
             stmt = stmt.where(Partnership.target_markets.contains([market]))
         if text_query:
-            like = f"%{text_query.replace('%', '').replace('_', '')}%"
             stmt = stmt.where(
-                Partnership.name.ilike(like)
-                | Partnership.field.ilike(like)
-                | func.array_to_string(Partnership.competences, " ").ilike(like)
+                contains(Partnership.name, text_query)
+                | contains(Partnership.field, text_query)
+                | contains(func.array_to_string(Partnership.competences, " "), text_query)
             )
         return await keyset_page(
             self.session, stmt, Partnership.created_at, Partnership.id, limit, cursor
