@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from shared.observatory_charts import Scale, heat_table, monthly_bars, tile_map
+from shared.charts import Scale, heat_table, monthly_bars, tile_map
 
 NS = "{http://www.w3.org/2000/svg}"
 
