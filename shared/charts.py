@@ -220,6 +220,8 @@ def legend(scale: Scale) -> list[tuple[str, str]]:
         return [(label, scale.colour(v)) for label, v in zip(labels, steps, strict=True)]
     top = scale.top if scale.top > 0 else 1.0
     steps = [0.0, top / 4, top / 2, 3 * top / 4, top]
+    if top >= 4:  # counts: whole numbers read better than 0.75 of a cluster
+        steps = [float(round(v)) for v in steps]
     return [(_fmt(round(v, 2)) or "0", scale.colour(v)) for v in steps]
 
 

@@ -70,6 +70,7 @@ async def heat_table(p: SignedInDep) -> Response:
         "observatory.html",
         status=422 if errors else 200,
         grid=grid,
+        legend=grid.legend,
         measures=[(k, v[0]) for k, v in MEASURES.items()],
         values={"measure": measure, "labelled": labelled},
         errors=errors,
