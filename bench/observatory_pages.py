@@ -145,15 +145,20 @@ async def screenshots(gw: str, session: str, folder: Path) -> None:
             executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
             args=["--no-sandbox", "--disable-dev-shm-usage"],
         )
-        ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+        ctx = await browser.new_context(viewport={"width": 1500, "height": 900})
         host = gw.split("//", 1)[1].split(":")[0]
         await ctx.add_cookies(
             [{"name": "cb_session", "value": session, "domain": host, "path": "/"}]
         )
         tab = await ctx.new_page()
+        # The page scrolls a wide table sideways; the picture shows all of it at once.
+        wide = "main { max-width: none; }"
         await tab.goto(f"{gw}/observatory?measure=specialisation")
+        await tab.add_style_tag(content=wide)
         await tab.locator("main").screenshot(path=str(folder / "observatory-heat-table.png"))
         await tab.goto(f"{gw}/observatory/map?ecosystem=textiles&country=MA")
+        # The maps alone: the same figures are in the tables below each on the page.
+        await tab.add_style_tag(content=wide + " .map .table-wrap { display: none; }")
         await tab.locator("main").screenshot(path=str(folder / "observatory-map.png"))
         await browser.close()
     print(f"screenshots in {folder}")
