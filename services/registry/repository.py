@@ -35,6 +35,7 @@ _LEVELS_AT_LEAST = {
 @dataclass(frozen=True)
 class ClusterFilter:
     countries: Sequence[str] = ()
+    regions: Sequence[str] = ()
     tenants: Sequence[str] = ()
     ecosystems: Sequence[str] = ()
     label_min: LabelLevel | None = None
@@ -88,6 +89,8 @@ class ClusterRepository:
         stmt = select(Cluster)
         if f.countries:
             stmt = stmt.where(Cluster.country.in_(f.countries))
+        if f.regions:
+            stmt = stmt.where(Cluster.region_code.in_(f.regions))
         if f.tenants:
             stmt = stmt.where(Cluster.tenant.in_(f.tenants))
         if f.ecosystems:
@@ -253,9 +256,11 @@ class ObservatoryRepository:
         self.session = session
 
     async def counts(
-        self, by: str, on: date, ecosystem: str | None, country: str | None
+        self, by: str, on: date, ecosystem: str | None, country: str | None, labelled: bool = False
     ) -> list[dict[str, Any]]:
         filters, params = self._filters(ecosystem, country, eco="e", country_col="c.country")
+        if labelled:
+            filters += f" AND c.label_level <> 'none' AND {_CURRENT}"
         sql = _COUNTS.format(area=_AREA[by], current=_CURRENT, filters=filters)
         rows = await self.session.execute(text(sql), {"on": on, **params})
         return [dict(r._mapping) for r in rows]
@@ -270,24 +275,31 @@ class ObservatoryRepository:
         rows = await self.session.execute(text(sql), params)
         return [dict(r._mapping) for r in rows]
 
-    async def profiles_created(self, since: date) -> dict[date, int]:
+    async def profiles_created(self, since: date, region: str | None = None) -> dict[date, int]:
         rows = await self.session.execute(
             text(
                 "SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date AS m, "
-                "count(*) FROM registry.clusters WHERE created_at >= :since GROUP BY 1"
+                "count(*) FROM registry.clusters WHERE created_at >= :since "
+                "AND (CAST(:region AS text) IS NULL OR region_code = :region) GROUP BY 1"
             ),
-            {"since": since},
+            {"since": since, "region": region},
         )
         return {r[0]: int(r[1]) for r in rows}
 
-    async def labels_gained(self, since: date) -> dict[tuple[date, str], int]:
+    async def labels_gained(
+        self, since: date, region: str | None = None
+    ) -> dict[tuple[date, str], int]:
+        # A region's labels are those of the clusters in it now (a label follows its
+        # cluster when the cluster moves).
         rows = await self.session.execute(
             text(
-                "SELECT date_trunc('month', recorded_at AT TIME ZONE 'UTC')::date AS m, level, "
-                "count(*) FROM registry.label_awards "
-                "WHERE recorded_at >= :since AND level <> 'none' GROUP BY 1, 2"
+                "SELECT date_trunc('month', a.recorded_at AT TIME ZONE 'UTC')::date AS m, "
+                "a.level, count(*) FROM registry.label_awards a "
+                "WHERE a.recorded_at >= :since AND a.level <> 'none' "
+                "AND (CAST(:region AS text) IS NULL OR a.cluster_id IN "
+                "(SELECT id FROM registry.clusters WHERE region_code = :region)) GROUP BY 1, 2"
             ),
-            {"since": since},
+            {"since": since, "region": region},
         )
         return {(r[0], str(r[1])): int(r[2]) for r in rows}
 

@@ -1,6 +1,17 @@
 """Routes of the web app, one module per area of pages."""
 
-from services.web.api import account, agency, clusters, desk, directory, events, partners
+from services.web.api import (
+    account,
+    agency,
+    benchmarking,
+    clusters,
+    desk,
+    directory,
+    events,
+    labels,
+    observatory,
+    partners,
+)
 
 routers = (
     account.router,
@@ -10,6 +21,9 @@ routers = (
     desk.router,
     agency.router,
     partners.router,
+    observatory.router,
+    labels.router,
+    benchmarking.router,
 )
 
 __all__ = ["routers"]
