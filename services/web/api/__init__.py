@@ -1,6 +1,16 @@
 """Routes of the web app, one module per area of pages."""
 
-from services.web.api import account, agency, clusters, desk, directory, events, partners
+from services.web.api import (
+    account,
+    agency,
+    clusters,
+    desk,
+    directory,
+    events,
+    partners,
+    partnerships,
+    trainings,
+)
 
 routers = (
     account.router,
@@ -10,6 +20,8 @@ routers = (
     desk.router,
     agency.router,
     partners.router,
+    partnerships.router,
+    trainings.router,
 )
 
 __all__ = ["routers"]
