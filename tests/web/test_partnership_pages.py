@@ -187,6 +187,7 @@ async def test_a_suggestion_becomes_a_partnership_two_accept_strategy_and_event(
     await tab.goto(f"{platform.gateway_url}/partnerships/{pid}")
     await tab.get_by_role("link", name="Organise a matchmaking event for this partnership").click()
     await tab.get_by_label("Title").fill(f"Battery brokerage {t}")
+    await tab.get_by_label("Venue").fill("Osaka, INTEX")
     await tab.get_by_label("Time zone of the event").fill("Asia/Tokyo")
     await tab.get_by_label("Tables").fill("4")
     await tab.get_by_label("Date").fill("2027-03-10")
