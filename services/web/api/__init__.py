@@ -11,6 +11,8 @@ from services.web.api import (
     labels,
     observatory,
     partners,
+    partnerships,
+    trainings,
 )
 
 routers = (
@@ -24,6 +26,8 @@ routers = (
     observatory.router,
     labels.router,
     benchmarking.router,
+    partnerships.router,
+    trainings.router,
 )
 
 __all__ = ["routers"]
