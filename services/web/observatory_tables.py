@@ -53,9 +53,14 @@ def country_name(code: str) -> str:
 
 
 @cache
+def _region_names() -> dict[str, str]:
+    # Every ISO 3166-2 code once (about 5,000): a made-up code in an address is looked
+    # up here and never grows a cache.
+    return {str(s.code): str(s.name) for s in pycountry.subdivisions}
+
+
 def region_name(code: str) -> str | None:
-    found = pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
-    return None if found is None else str(found.name)
+    return _region_names().get(code)
 
 
 @cache

@@ -433,3 +433,30 @@ async def test_benchmarking_form_percentiles_and_a_small_peer_group(
     async with platform.client("jp") as jp:
         own = (await jp.get(f"/v1/clusters/{mine['id']}/self-assessment")).json()
     assert (own["staff_fte"], own["reference_year"]) == (4.5, 2025)
+
+
+async def test_made_up_observatory_addresses_are_sentences_never_errors(
+    tab: Page, platform: Platform
+) -> None:
+    seen = watch_dialogs(tab)
+    reader = await person(platform, "kr", ["organiser"])
+    await sign_in(tab, platform, reader.email)
+    for path, status, sentence in [
+        ("/observatory/nothing.csv", 404, "There is no such observatory table."),
+        ("/observatory/counts.csv?by=planet", 422, "Refused"),
+        ("/observatory/trends.csv?region_code=Lyon", 422, "Refused"),
+        (f"/observatory/map?ecosystem={SCRIPT}", 422, "Choose an ecosystem from the list."),
+        (f"/observatory/map?country={SCRIPT}", 422, "Choose a country from the list."),
+        (f"/observatory?measure={SCRIPT}", 422, "Choose one of the measures in the list."),
+        (
+            "/observatory/regions/KR-26?cursor=forged",
+            400,
+            "The cursor is not one this API gave out.",
+        ),
+    ]:
+        answer = await tab.goto(f"{platform.gateway_url}{path}")
+        assert answer is not None
+        assert answer.status == status, path
+        await expect(tab.locator("main")).to_contain_text(sentence)
+        assert "<script>alert" not in await tab.content()
+    assert seen == []

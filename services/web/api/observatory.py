@@ -92,7 +92,9 @@ async def tile_maps(p: SignedInDep) -> Response:
     if ecosystem not in ECOSYSTEMS:
         errors.add("ecosystem", "Choose an ecosystem from the list.")
         ecosystem = "digital"
-    if country and not top_regions(country):
+    # Checked against the partner grid before any lookup: the lookups are cached, and a
+    # made-up value must not grow the cache.
+    if country and (country not in COUNTRY_TILES or not top_regions(country)):
         errors.add("country", "Choose a country from the list.")
         country = ""
     by_country = {"by": "country", "ecosystem": ecosystem}
