@@ -394,12 +394,13 @@ async def test_a_cluster_finds_partnerships_and_only_the_lead_invites(
         platform, "kr", name=f"Ulsan {t}", country="KR", needs=[f"{t} hydrogen storage partners"]
     )
     newcomer = await new_cluster(platform, "kr", name=f"Busan {t}", country="KR")
-    m_lead, m_de, m_seeker = await many_people(
+    m_lead, m_de, m_seeker, m_newcomer = await many_people(
         platform,
         [
             ("jp", ["cluster-manager"], [lead["id"]]),
             ("eu", ["cluster-manager"], [de["id"]]),
             ("kr", ["cluster-manager"], [seeker["id"]]),
+            ("kr", ["cluster-manager"], [newcomer["id"]]),
         ],
     )
     async with as_person(platform, m_lead) as c:
@@ -454,3 +455,14 @@ async def test_a_cluster_finds_partnerships_and_only_the_lead_invites(
     await tab.get_by_role("button", name="Invite", exact=True).click()
     await expect(tab.get_by_text("The invitation is on its way.")).to_be_visible()
     assert statuses(await partnership_now(platform, pid))[str(newcomer["id"])] == "invited"
+
+    # The newcomer's own manager declines; the seeker, of the same tenant, could not.
+    await act_as(tab, platform, m_seeker)
+    await tab.goto(f"{platform.gateway_url}/partnerships/{pid}")
+    await expect(tab.get_by_role("button", name=f"Decline for Busan {t}")).to_have_count(0)
+    await act_as(tab, platform, m_newcomer)
+    await tab.goto(f"{platform.gateway_url}/partnerships/{pid}")
+    await tab.get_by_role("button", name=f"Decline for Busan {t}").click()
+    await expect(tab.get_by_text("Your answer is recorded.")).to_be_visible()
+    await expect(tab.get_by_role("button", name=f"Accept for Busan {t}")).to_have_count(0)
+    assert statuses(await partnership_now(platform, pid))[str(newcomer["id"])] == "declined"
