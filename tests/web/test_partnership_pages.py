@@ -381,3 +381,88 @@ async def test_script_in_every_text_field_is_shown_as_text(tab: Page, platform: 
     made = await partnership_now(platform, pid)
     assert made["name"] == f"{t} {SCRIPT}"
     assert made["competences"] == [SCRIPT, IMG]
+
+
+async def test_a_cluster_finds_partnerships_and_only_the_lead_invites(
+    tab: Page, platform: Platform
+) -> None:
+    t = "pv" + uuid.uuid4().hex[:8]
+    lead = await new_cluster(platform, "jp", name=f"Lead {t}", country="JP")
+    de = await new_cluster(platform, "eu", name=f"Saxony {t}", country="DE")
+    br = await new_cluster(platform, "br", name=f"Campinas {t}", country="BR")
+    seeker = await new_cluster(
+        platform, "kr", name=f"Ulsan {t}", country="KR", needs=[f"{t} hydrogen storage partners"]
+    )
+    newcomer = await new_cluster(platform, "kr", name=f"Busan {t}", country="KR")
+    m_lead, m_de, m_seeker, m_newcomer = await many_people(
+        platform,
+        [
+            ("jp", ["cluster-manager"], [lead["id"]]),
+            ("eu", ["cluster-manager"], [de["id"]]),
+            ("kr", ["cluster-manager"], [seeker["id"]]),
+            ("kr", ["cluster-manager"], [newcomer["id"]]),
+        ],
+    )
+    async with as_person(platform, m_lead) as c:
+        pid = ok(
+            await c.post(
+                "/v1/partnerships",
+                json={
+                    "name": f"Hydrogen {t}",
+                    "field": "hydrogen",
+                    "lead_cluster_id": lead["id"],
+                    "members": [de["id"], br["id"]],
+                    "competences": [f"{t} hydrogen storage"],
+                },
+            ),
+            201,
+        )["id"]
+
+    # The Korean manager looks for partnerships for their cluster: found, with the reason.
+    await act_as(tab, platform, m_seeker)
+    await tab.goto(f"{platform.gateway_url}/partnerships/search")
+    found = tab.locator("section.card").filter(has_text=f"Hydrogen {t}")
+    await expect(found).to_contain_text(f"{t} hydrogen storage")
+    await tab.goto(f"{platform.gateway_url}/partnerships/search?cluster={newcomer['id']}")
+    await expect(tab.get_by_text("only for your clusters")).to_be_visible()
+
+    # An invited member that is not the lead cannot invite (no form; a hand-made one is
+    # refused by the API) ...
+    await act_as(tab, platform, m_de)
+    await tab.goto(f"{platform.gateway_url}/partnerships/{pid}")
+    await expect(tab.get_by_label("The cluster's profile address or id")).to_have_count(0)
+    token = await tab.locator("input[name=csrf_token]").first.get_attribute("value")
+    r = await tab.request.post(
+        f"{platform.gateway_url}/partnerships/{pid}/invite",
+        form={"csrf_token": token or "", "cluster": str(newcomer["id"])},
+    )
+    assert r.status == 403
+    assert newcomer["id"] not in statuses(await partnership_now(platform, pid))
+
+    # ... the lead does, with the profile's address; a line that names no cluster is
+    # refused next to the field.
+    await act_as(tab, platform, m_lead)
+    await tab.goto(f"{platform.gateway_url}/partnerships/{pid}")
+    await expect(
+        tab.get_by_role("heading", name="Clusters that could strengthen it")
+    ).to_be_visible()
+    await tab.get_by_label("The cluster's profile address or id").fill("Busan, please")
+    await tab.get_by_role("button", name="Invite", exact=True).click()
+    await expect(tab.locator("#e-cluster")).to_be_visible()
+    await tab.get_by_label("The cluster's profile address or id").fill(
+        f"{platform.gateway_url}/clusters/{newcomer['id']}"
+    )
+    await tab.get_by_role("button", name="Invite", exact=True).click()
+    await expect(tab.get_by_text("The invitation is on its way.")).to_be_visible()
+    assert statuses(await partnership_now(platform, pid))[str(newcomer["id"])] == "invited"
+
+    # The newcomer's own manager declines; the seeker, of the same tenant, could not.
+    await act_as(tab, platform, m_seeker)
+    await tab.goto(f"{platform.gateway_url}/partnerships/{pid}")
+    await expect(tab.get_by_role("button", name=f"Decline for Busan {t}")).to_have_count(0)
+    await act_as(tab, platform, m_newcomer)
+    await tab.goto(f"{platform.gateway_url}/partnerships/{pid}")
+    await tab.get_by_role("button", name=f"Decline for Busan {t}").click()
+    await expect(tab.get_by_text("Your answer is recorded.")).to_be_visible()
+    await expect(tab.get_by_role("button", name=f"Accept for Busan {t}")).to_have_count(0)
+    assert statuses(await partnership_now(platform, pid))[str(newcomer["id"])] == "declined"

@@ -120,8 +120,6 @@ def _unescape(literal: bytes) -> bytes:
 async def test_a_training_fills_moves_up_takes_attendance_and_gives_a_certificate(
     tab: Page, platform: Platform
 ) -> None:
-    training = await new_training(platform, capacity=2)
-    tid = training["id"]
     organiser, ana, ben, chie = await many_people(
         platform,
         [
@@ -131,6 +129,32 @@ async def test_a_training_fills_moves_up_takes_attendance_and_gives_a_certificat
             ("kr", ["cluster-manager"], []),
         ],
     )
+    # The organiser creates it; no seats at all is refused next to the field.
+    title = f"Cluster management excellence {uuid.uuid4().hex[:6]}"
+    await act_as(tab, platform, organiser)
+    await tab.goto(f"{platform.gateway_url}/trainings")
+    await tab.get_by_role("link", name="New training").click()
+    await tab.get_by_label("Title").fill(title)
+    await tab.get_by_label("Venue").fill("Brussels, Rue Belliard 20")
+    await tab.get_by_label("Time zone of the training").fill("Europe/Brussels")
+    await tab.get_by_label("Seats").fill("0")
+    for i, session in enumerate(sessions()):
+        await tab.get_by_label(f"Session {i + 1}: date").fill(session["date"])
+        await tab.get_by_label(f"Session {i + 1}: starts").fill(session["start"])
+        await tab.get_by_label(f"Session {i + 1}: ends").fill(session["end"])
+    await tab.get_by_role("button", name="Create the training").click()
+    await expect(tab.locator("#e-capacity")).to_be_visible()
+    await expect(tab.get_by_label("Title")).to_have_value(title)
+    async with platform.client("eu") as c:
+        listed = ok(await c.get("/v1/trainings", params={"limit": 200}))["items"]
+        assert [x for x in listed if x["title"] == title] == []
+    await tab.get_by_label("Seats").fill("2")
+    await tab.get_by_role("button", name="Create the training").click()
+    await expect(tab.get_by_text("Created.")).to_be_visible()
+    tid = tab.url.split("/trainings/")[1].split("?")[0]
+    async with platform.client("br") as c:
+        training = ok(await c.get(f"/v1/trainings/{tid}"))
+    assert (training["title"], training["capacity"], training["tenant"]) == (title, 2, "eu")
     names = {ana: "Ana Luísa Gonçalves", ben: "Ben Okafor", chie: "Chie Tanaka"}
 
     await act_as(tab, platform, ana)

@@ -13,13 +13,22 @@ from typing import Any
 
 from fastapi import Response
 
+from services.web import event_form
 from services.web.formatting import zone
-from services.web.pages import Page, Refused, SignedInDep
+from services.web.pages import Form, Page, Refused, SignedInDep
 from services.web.wording import Errors, explain
 from shared.routing import api_router
 
 router = api_router(include_in_schema=False, tags=["pages"])
 
+NEW_FIELDS = {
+    "title": "title",
+    "description": "description",
+    "venue": "venue",
+    "timezone": "time zone",
+    "sessions": "sessions",
+    "capacity": "seats",
+}
 MESSAGE_FIELDS = {"subject": "subject", "body": "message", "to": "to"}
 AUDIENCES = [
     ("registered", "People holding a seat"),
@@ -59,6 +68,64 @@ async def _training(p: Page, training_id: uuid.UUID) -> dict[str, Any]:
 async def trainings_page(p: SignedInDep) -> Response:
     found = await p.read("/v1/trainings", params={"limit": 200})
     return p.render("trainings.html", trainings=[with_times(t) for t in found["items"]])
+
+
+def _new_page(p: Page, values: dict[str, str], errors: Errors, status: int = 200) -> Response:
+    return p.render(
+        "training_new.html",
+        status=status,
+        values=values,
+        errors=errors,
+        rows=range(event_form.SESSION_ROWS),
+    )
+
+
+def _organiser(p: Page) -> None:
+    assert p.me is not None
+    if not p.me.organises:
+        raise Refused(403, "Not allowed", "Only organisers and agency admins create trainings.")
+
+
+def training_body(form: Form) -> dict[str, Any]:
+    sessions = []
+    for i in range(event_form.SESSION_ROWS):
+        day, start, end = (form.get(f"session_{i}_{k}").strip() for k in ("date", "start", "end"))
+        if day or start or end:
+            sessions.append({"date": day, "start": start, "end": end})
+    capacity = form.get("capacity").strip()
+    return {
+        "title": form.get("title"),
+        "description": form.get("description"),
+        "venue": form.get("venue").strip() or None,
+        "online": form.get("online") == "on",
+        "timezone": form.get("timezone").strip(),
+        "sessions": sessions,
+        # What is not a number goes as typed: the API's refusal names the field.
+        "capacity": int(capacity) if capacity.isdigit() else capacity,
+    }
+
+
+@router.get("/trainings/new")
+async def new_page(p: SignedInDep) -> Response:
+    _organiser(p)
+    return _new_page(p, {"timezone": await p.my_zone()}, Errors())
+
+
+@router.post("/trainings/new")
+async def create(p: SignedInDep) -> Response:
+    _organiser(p)
+    form = await p.form()
+    r = await p.call(
+        "POST",
+        "/v1/trainings",
+        json=training_body(form),
+        headers={"idempotency-key": form.get("form_key") or uuid.uuid4().hex},
+    )
+    if r.status_code == 201:
+        return p.redirect(f"/trainings/{r.json()['id']}", notice="created")
+    if r.status_code >= 500:
+        raise Refused(503, "The platform could not answer", "Nothing was created; try again.")
+    return _new_page(p, form.values(), explain(r, NEW_FIELDS), 422)
 
 
 async def _show(
