@@ -405,8 +405,19 @@ class PartnershipRepository:
         market: str | None = None,
         text_query: str | None = None,
         formed: bool | None = None,
+        country: str | None = None,
     ) -> tuple[list[Partnership], str | None]:
         stmt = select(Partnership)
+        if country is not None:
+            # A member from that country that has not declined (invited or accepted).
+            stmt = stmt.where(
+                Partnership.id.in_(
+                    select(PartnershipMember.partnership_id).where(
+                        PartnershipMember.country == country,
+                        PartnershipMember.status != "declined",
+                    )
+                )
+            )
         if formed is not None:
             accepted_countries = (
                 select(func.count(func.distinct(PartnershipMember.country)))
