@@ -81,14 +81,15 @@ def auth(platform: Platform, who: str) -> dict[str, str]:
 
 
 async def rows_named(c: httpx.AsyncClient, name: str) -> int:
-    found, cursor = 0, None
+    found: int = 0
+    cursor: str | None = None
     while True:
         params: dict[str, Any] = {"tenant": "jp", "limit": 200}
         if cursor:
             params["cursor"] = cursor
         r = await c.get("/v1/clusters", params=params)
         assert r.status_code == 200, r.text
-        found += sum(item["name"] == name for item in r.json()["items"])
+        found += sum(bool(item["name"] == name) for item in r.json()["items"])
         cursor = r.json().get("next_cursor")
         if not cursor:
             return found
