@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deploy.local.stack import (
+    MAX_REPLICAS,
     Stack,
     StackError,
     StackPorts,
@@ -79,6 +80,15 @@ def run(
         float,
         typer.Option(envvar="CLUSTERBRIDGE_CRASH_WINDOW", min=1.0, help="Seconds."),
     ] = RestartPolicy.window,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            envvar="CLUSTERBRIDGE_REPLICAS",
+            min=1,
+            max=MAX_REPLICAS,
+            help="Processes of each service; the gateway replicas share the public port.",
+        ),
+    ] = 1,
 ) -> None:
     """Start PostgreSQL, NATS and the services and keep them running (a crashed one is
     restarted); Ctrl-C stops everything."""
@@ -95,7 +105,8 @@ def run(
     except StackError as exc:
         raise typer.BadParameter(str(exc)) from exc
     policy = RestartPolicy(max_crashes=max_crashes, window=crash_window, start_timeout=120.0)
-    raise typer.Exit(Stack(data_dir or default_data_dir(), ports=ports, policy=policy).run())
+    stack = Stack(data_dir or default_data_dir(), ports=ports, policy=policy, replicas=replicas)
+    raise typer.Exit(stack.run())
 
 
 @app.command()
@@ -118,6 +129,7 @@ def status(
                     "name": c.name,
                     "pid": c.pid,
                     "url": c.url,
+                    "public_url": c.public_url,
                     "healthy": c.healthy,
                     "log": c.log,
                     "state": c.state,
@@ -147,7 +159,8 @@ def status(
         else:
             health = "[green]healthy[/]" if c.healthy else "[red]unhealthy[/]"
         restarts = str(c.restarts) + (f" ({c.last_exit})" if c.last_exit else "")
-        table.add_row(c.name, str(c.pid or "-"), c.url, health, restarts, c.log or "-")
+        url = c.url if c.public_url is None else f"{c.url} (behind {c.public_url})"
+        table.add_row(c.name, str(c.pid or "-"), url, health, restarts, c.log or "-")
     console.print(table)
     raise typer.Exit(0 if all_healthy else 1)
 

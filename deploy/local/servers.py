@@ -235,6 +235,7 @@ class ChildProcess:
         user: str | None = None,
         death_signal: signal.Signals = signal.SIGTERM,
         env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
@@ -255,6 +256,8 @@ class ChildProcess:
                 group=user,
                 extra_groups=[] if user is not None else None,
                 env=dict(env) if env is not None else None,
+                # A listening socket that several replicas share (deploy.local.serve).
+                pass_fds=tuple(pass_fds),
                 # Own session: a Ctrl-C in the terminal reaches only the supervisor, which
                 # then stops the servers in order instead of all of them at once.
                 start_new_session=True,

@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -109,20 +110,56 @@ class StackPorts:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    name: str
+    """One process of a service: `registry` (the first replica) or `registry-2`, ...."""
+
+    service: str
     port: int
+    replica: int = 1
+    # A gateway replica of several: the fd of the public socket they share, whose port
+    # this is the URL of (`url` stays the replica's own port).
+    shared_fd: int | None = None
+    public_port: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.service if self.replica == 1 else f"{self.service}-{self.replica}"
 
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def public_url(self) -> str | None:
+        return None if self.public_port is None else f"http://{LOOPBACK}:{self.public_port}"
 
-def backend_specs(ports: StackPorts) -> tuple[ServiceSpec, ...]:
-    return tuple(ServiceSpec(name, getattr(ports, name)) for name in BACKEND_NAMES)
+
+def backend_specs(ports: StackPorts, replicas: int = 1) -> tuple[ServiceSpec, ...]:
+    """Every backend process: the first replica of each on its configured port, the
+    others on free ports."""
+    return tuple(
+        ServiceSpec(name, getattr(ports, name) if r == 1 else free_port(), r)
+        for name in BACKEND_NAMES
+        for r in range(1, replicas + 1)
+    )
 
 
 def gateway_spec(ports: StackPorts) -> ServiceSpec:
     return ServiceSpec("gateway", ports.gateway)
+
+
+MAX_REPLICAS = 8
+
+
+def replica_count(raw: str | None = None) -> int:
+    """How many processes of each service: CLUSTERBRIDGE_REPLICAS (default 1)."""
+    raw = os.environ.get("CLUSTERBRIDGE_REPLICAS", "1") if raw is None else raw
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_REPLICAS:
+        raise StackError(f"CLUSTERBRIDGE_REPLICAS must be 1 to {MAX_REPLICAS}, not {raw!r}")
+    return n
 
 
 def nats_nodes() -> int:
@@ -150,6 +187,8 @@ class Component:
     # With the pid, tells "our process" from "a later process that reused the pid".
     create_time: float | None = None
     log: str | None = None
+    # A gateway replica of several: the shared public address (`url` is its own).
+    public_url: str | None = None
     # Supervision: "running", or "restarting" between a crash and being ready again.
     state: str = "running"
     restarts: int = 0
@@ -307,11 +346,17 @@ class ServiceProcess:
         return self.process.is_running()
 
     def argv(self) -> list[str]:
+        if self.spec.shared_fd is not None:
+            return [
+                sys.executable, "-m", "deploy.local.serve",
+                f"services.{self.spec.service}.main:create_app",
+                "--port", str(self.spec.port), "--shared-fd", str(self.spec.shared_fd),
+            ]  # fmt: skip
         return [
             sys.executable,
             "-m",
             "uvicorn",
-            f"services.{self.spec.name}.main:create_app",
+            f"services.{self.spec.service}.main:create_app",
             "--factory",
             "--host",
             LOOPBACK,
@@ -324,7 +369,8 @@ class ServiceProcess:
         ]
 
     def launch(self) -> None:
-        self.process.spawn(self.argv(), env=self.env)
+        fds = () if self.spec.shared_fd is None else (self.spec.shared_fd,)
+        self.process.spawn(self.argv(), env=self.env, pass_fds=fds)
 
     def ready(self) -> bool:
         # Any answer counts (uvicorn answers only once its lifespan start-up finished):
@@ -346,6 +392,7 @@ class Stack:
         *,
         ports: StackPorts | None = None,
         policy: RestartPolicy | None = None,
+        replicas: int | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.logs_dir = self.data_dir / "logs"
@@ -354,6 +401,10 @@ class Stack:
         self.ports = (ports or StackPorts.from_env()).resolved()
         self.policy = policy or RestartPolicy(start_timeout=SERVICE_START_TIMEOUT)
         self.gateway = gateway_spec(self.ports)
+        self.replicas = replica_count() if replicas is None else replicas
+        # Chosen once, so a restarted replica comes back on the same port.
+        self.backends = backend_specs(self.ports, self.replicas)
+        self._public_socket: socket.socket | None = None
         self._postgres: EmbeddedPostgres | None = None
         self._nats: EmbeddedNats | EmbeddedNatsCluster | None = None
         self._services: list[ServiceProcess] = []
@@ -434,7 +485,7 @@ class Stack:
         token = self._internal_token()
         env = self._service_env(database_url, nats_url, token)
 
-        backends = [spec for spec in backend_specs(self.ports) if self._service_exists(spec)]
+        backends = [spec for spec in self.backends if self._service_exists(spec)]
         with self._step(f"Starting {', '.join(s.name for s in backends) or 'no services'}"):
             # In parallel: each import of scikit-learn / OR-Tools takes seconds.
             started = [self._spawn_service(spec, env) for spec in backends]
@@ -443,8 +494,12 @@ class Stack:
         gateway_up = False
         if self._service_exists(self.gateway):
             # Last, because it proxies to (and may read the OpenAPI of) the others.
-            with self._step(f"Starting gateway on {self.gateway.url}"):
-                self._wait_healthy(self._spawn_service(self.gateway, env))
+            gateways = self._gateway_replicas()
+            what = "gateway" if len(gateways) == 1 else f"{len(gateways)} gateway replicas"
+            with self._step(f"Starting {what} on {self.gateway.url}"):
+                gateway_env = self._gateway_env(env)
+                for svc in [self._spawn_service(spec, gateway_env) for spec in gateways]:
+                    self._wait_healthy(svc)
             gateway_up = True
 
         with self._step("Checking the operator API key"):
@@ -457,6 +512,29 @@ class Stack:
         self._save_state()
         self._log_line("info", "stack running")
         self._print_summary(gateway_up, operator_key, first_admin)
+
+    def _gateway_replicas(self) -> list[ServiceSpec]:
+        """One gateway on the public port; or, with replicas, each on a port of its own
+        and all on one listening socket of the public port, bound here and inherited
+        (deploy.local.serve says why one shared socket)."""
+        if self.replicas == 1:
+            return [self.gateway]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, self.gateway.port))
+        except OSError as exc:
+            sock.close()
+            raise StackError(f"cannot listen on {self.gateway.url}: {exc}") from exc
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        self._public_socket = sock
+        return [
+            ServiceSpec(
+                "gateway", free_port(), r, shared_fd=sock.fileno(), public_port=self.gateway.port
+            )
+            for r in range(1, self.replicas + 1)
+        ]
 
     def _start_mail_sink(self) -> None:
         """Mail goes to files under var/mail/ (unless SMTP_URL names a real server)."""
@@ -619,11 +697,11 @@ class Stack:
 
     def _service_exists(self, spec: ServiceSpec) -> bool:
         try:
-            found = importlib.util.find_spec(f"services.{spec.name}.main") is not None
+            found = importlib.util.find_spec(f"services.{spec.service}.main") is not None
         except ModuleNotFoundError:
             found = False
         if not found:
-            self._warn(f"services/{spec.name}/main.py does not exist yet: {spec.name} skipped")
+            self._warn(f"services/{spec.service}/main.py does not exist yet: {spec.name} skipped")
         return found
 
     def _service_env(self, database_url: str, nats_url: str, token: str) -> dict[str, str]:
@@ -643,13 +721,26 @@ class Stack:
             env["NATS_STREAM_REPLICAS"] = "3"
         # The gateway routes only to services that exist in this checkout; one it knew
         # about but that never started would make its aggregated health fail for ever.
-        for spec in backend_specs(self.ports):
-            key = f"{spec.name.upper()}_URL"
-            if (Path(__file__).resolve().parents[2] / "services" / spec.name / "main.py").exists():
-                env[key] = spec.url
+        # Other services (matching reads the registry) are given the first replica.
+        for name in BACKEND_NAMES:
+            key = f"{name.upper()}_URL"
+            if (Path(__file__).resolve().parents[2] / "services" / name / "main.py").exists():
+                env[key] = self._replica_urls(name)[0]
             else:
                 env.pop(key, None)
         return env
+
+    def _replica_urls(self, service: str) -> list[str]:
+        return [s.url for s in self.backends if s.service == service]
+
+    def _gateway_env(self, env: dict[str, str]) -> dict[str, str]:
+        """The gateway gets every replica's URL, comma-separated, and takes turns."""
+        out = dict(env)
+        for name in BACKEND_NAMES:
+            key = f"{name.upper()}_URL"
+            if key in out:
+                out[key] = ",".join(self._replica_urls(name))
+        return out
 
     def _spawn_service(self, spec: ServiceSpec, env: dict[str, str]) -> ServiceProcess:
         svc = ServiceProcess(spec, env, self.logs_dir / f"{spec.name}.log")
@@ -657,7 +748,13 @@ class Stack:
         self._services.append(svc)
         self._record(
             Component(
-                spec.name, "http", spec.url, svc.pid, _create_time(svc.pid), str(svc.log_path)
+                spec.name,
+                "http",
+                spec.url,
+                svc.pid,
+                _create_time(svc.pid),
+                str(svc.log_path),
+                public_url=spec.public_url,
             )
         )
         self._supervise_unit(spec.name, svc, depends_on=("postgres", "nats"))
@@ -776,6 +873,8 @@ class Stack:
     def _shutdown(self) -> None:
         self._stopping = True
         if not (self._services or self._nats or self._postgres or self._mail):
+            if self._public_socket is not None:
+                self._public_socket.close()
             self.state_path.unlink(missing_ok=True)
             return
         with self.console.status("Stopping…"):
@@ -791,6 +890,8 @@ class Stack:
                 self._postgres.stop()
             if self._mail is not None:
                 self._mail.stop()
+            if self._public_socket is not None:
+                self._public_socket.close()
         self.state_path.unlink(missing_ok=True)
         self._log_line("info", "stack stopped")
         self.console.print("[green]✓[/] Stopped")
@@ -856,6 +957,7 @@ class ComponentStatus:
     state: str = "running"
     restarts: int = 0
     last_exit: str | None = None
+    public_url: str | None = None
 
 
 def stack_status(data_dir: Path) -> tuple[StackState | None, list[ComponentStatus]]:
@@ -872,6 +974,7 @@ def stack_status(data_dir: Path) -> tuple[StackState | None, list[ComponentStatu
             c.state,
             c.restarts,
             c.last_exit,
+            c.public_url,
         )
         for c in state.components
     ]

@@ -21,6 +21,7 @@ from services.events.models import (
     Training,
     TrainingRegistration,
 )
+from shared.db.text_search import contains
 from shared.pagination import keyset_page
 
 
@@ -37,13 +38,21 @@ class EventsRepository:
         return (await self.session.scalars(stmt)).first()
 
     async def events_page(
-        self, limit: int, cursor: str | None, status: str | None, tenant: str | None
+        self,
+        limit: int,
+        cursor: str | None,
+        status: str | None,
+        tenant: str | None,
+        text_query: str | None = None,
     ) -> tuple[list[Event], str | None]:
         stmt = select(Event)
         if status:
             stmt = stmt.where(Event.status == status)
         if tenant:
             stmt = stmt.where(Event.tenant == tenant)
+        # Every word typed, in the title or the venue, in any order.
+        for word in (text_query or "").split():
+            stmt = stmt.where(contains(Event.title, word) | contains(Event.venue, word))
         return await keyset_page(self.session, stmt, Event.created_at, Event.id, limit, cursor)
 
     # ---- directory -------------------------------------------------------------------

@@ -29,6 +29,7 @@ from services.gateway.repository import RateBuckets
 from services.gateway.sessions import SessionPolicy, SessionResolver
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
+from services.gateway.upstreams import upstreams_from
 from services.gateway.webhook_dispatch import RetryPolicy, WebhookDispatcher
 from shared.app import create_service_app
 from shared.contracts import events, registry
@@ -93,7 +94,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await hear_revocations(rt, authenticator.evict)
         proxy = ProxyState(
             http=_upstream_client(cfg),
-            upstreams=cfg.upstreams(),
+            upstreams=upstreams_from(cfg.upstreams()),
             internal_token=cfg.internal_token,
             authenticator=authenticator,
             sessions=SessionResolver(rt.sessionmaker, policy, ttl=cfg.session_cache_seconds),

@@ -9,6 +9,7 @@ import httpx
 import orjson
 import structlog
 
+from services.gateway.upstreams import Upstream
 from shared.identity import INTERNAL_TOKEN_HEADER
 
 _log = structlog.get_logger("gateway.openapi")
@@ -71,7 +72,7 @@ class OpenApiCache:
     async def get(
         self,
         http: httpx.AsyncClient,
-        upstreams: dict[str, str],
+        upstreams: dict[str, Upstream],
         token: str,
         own: dict[str, Any],
     ) -> dict[str, Any]:
@@ -79,10 +80,12 @@ class OpenApiCache:
             return self._doc
         docs: dict[str, dict[str, Any]] = {}
         complete = True
-        for service, base in upstreams.items():
+        for service, upstream in upstreams.items():
             try:
-                r = await http.get(
-                    f"{base}/openapi.json",
+                r = await upstream.request(
+                    http,
+                    "GET",
+                    "/openapi.json",
                     headers={INTERNAL_TOKEN_HEADER: token},
                     timeout=httpx.Timeout(3.0, connect=1.0),
                 )

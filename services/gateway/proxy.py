@@ -32,6 +32,7 @@ from services.gateway.principals import Principal
 from services.gateway.ratelimit import RateLimiter, SharedRateLimiter
 from services.gateway.routing import WEB, Route, may_use, route_for
 from services.gateway.sessions import SessionResolver
+from services.gateway.upstreams import Upstream, failure_kind
 from shared.idempotency import scoped_key
 from shared.identity import (
     IDEMPOTENCY_FINGERPRINT_HEADER,
@@ -89,7 +90,7 @@ STREAMED_PATHS = frozenset({"/v1/clusters/import"})
 @dataclass
 class ProxyState:
     http: httpx.AsyncClient
-    upstreams: dict[str, str]  # service -> base URL
+    upstreams: dict[str, Upstream]  # service -> its replicas
     internal_token: str
     authenticator: Authenticator
     sessions: SessionResolver
@@ -338,11 +339,7 @@ class GatewayProxy:
         # bytes, '?', '#') that would change or break the upstream URL.
         raw_path = call.scope.get("raw_path") or call.scope["path"].encode()
         query: bytes = call.scope.get("query_string", b"")
-        url = (
-            state.upstreams[service]
-            + raw_path.decode("latin-1")
-            + ("?" + query.decode("latin-1") if query else "")
-        )
+        path = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
         headers = self._upstream_headers(call, state, client)
         method: str = call.scope["method"]
         with state.telemetry.span(
@@ -355,9 +352,13 @@ class GatewayProxy:
                 inject_into(carrier)
                 headers += [(k.encode(), v.encode()) for k, v in carrier.items()]
             try:
-                response = await state.http.request(
+                response = await state.upstreams[service].request(
+                    state.http,
                     method,
-                    url,
+                    path,
+                    # A forwarded key makes a second try a replay, never a second write; a
+                    # streamed body cannot be sent twice.
+                    retry_dropped=None if call.idempotency_key is None or call.streamed else True,
                     headers=headers,
                     content=body,
                     timeout=httpx.Timeout(600.0, connect=1.0)
@@ -389,7 +390,9 @@ class GatewayProxy:
         retry = " Retry with the same Idempotency-Key: it will not be carried out twice."
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
             return Refusal(400, "The request path or query is not a valid URL.")
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.RemoteProtocolError):
+        # Every replica unreachable, or the connection dropped (a replica killed with the
+        # request): the documented 503, whatever the transport calls it.
+        if failure_kind(exc) in ("not-reached", "dropped"):
             _log.warning("upstream unavailable", service=service, error=repr(exc))
             return Refusal(
                 503,

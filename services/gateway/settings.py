@@ -65,11 +65,12 @@ class GatewaySettings(ServiceSettings):
     # After a rotation the previous secret also signs for this long.
     webhook_secret_overlap_hours: float = Field(default=24.0, ge=0, le=24 * 30)
 
-    def upstreams(self) -> dict[str, str]:
-        pairs = {
+    def upstreams(self) -> dict[str, str | None]:
+        """Service -> its URL, or its replicas' URLs comma-separated (the gateway takes
+        turns and fails over: services.gateway.upstreams)."""
+        return {
             "registry": self.registry_url,
             "matching": self.matching_url,
             "events": self.events_url,
             "web": self.web_url,
         }
-        return {k: v.rstrip("/") for k, v in pairs.items() if v}

@@ -16,6 +16,7 @@ from services.matching.responder import serve_suggestions
 from services.matching.settings import MatchingSettings
 from services.matching.state import MatchingState
 from shared.app import create_service_app
+from shared.runtime import AnyRuntime
 
 __all__ = ["MatchingSettings", "create_app"]
 
@@ -39,11 +40,15 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     async def build_state(rt: MatchingRuntime) -> MatchingState:
         live = LiveIndex(rt.sessionmaker, encoder_for(cfg.embedding_model))
         await live.warm_up()
+        follower = messaging.index_follower(rt, live)
+        # Before the snapshot: the follower starts where the snapshot is sure to end.
+        await follower.start_sequence()
         await live.load()
         consumer = messaging.profiles_consumer(rt, live)
-        state = MatchingState(index=live, consumer=consumer)
+        state = MatchingState(index=live, consumer=consumer, follower=follower)
         if cfg.run_workers:
             rt.start("registry-consumer", consumer.run())
+            rt.start("index-follower", follower.run())
             state.suggest_sub = await serve_suggestions(rt.nats, live.index, rt.telemetry)
 
         async def freshness() -> str | None:
@@ -52,6 +57,10 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         rt.readiness["index"] = freshness
         rt.readiness_info = live.describe
         return state
+
+    async def stop(rt: AnyRuntime) -> None:
+        if rt.has_state:
+            await rt.state.follower.close()
 
     return create_service_app(
         name="matching",
@@ -62,4 +71,5 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         build_state=build_state,
         outbox=Outbox,
         own_stream="MATCHING",
+        on_shutdown=[stop],
     )

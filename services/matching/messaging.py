@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.matching.index_follower import IndexFollower
 from services.matching.live_index import LiveIndex
 from services.matching.models import Inbox, Outbox
 from services.matching.projection import apply_event
@@ -38,8 +39,9 @@ def feedback_recorded(
 
 def profiles_consumer(rt: AnyRuntime, live: LiveIndex) -> DurableConsumer:
     """Registry cluster events into the projection table (with the profile's embeddings),
-    then (after the commit) into the in-memory index, which finds the embeddings in the
-    encoder's cache instead of running the model again."""
+    shared by the replicas: each event is stored once, by one of them. The in-memory
+    index hears them through each replica's own follower (index_follower), which finds
+    the embeddings in the encoder's cache when this replica computed them here."""
 
     async def _project(session: AsyncSession, envelope: Envelope) -> None:
         await apply_event(session, envelope, live.encoder)
@@ -53,5 +55,15 @@ def profiles_consumer(rt: AnyRuntime, live: LiveIndex) -> DurableConsumer:
         sessionmaker=rt.sessionmaker,
         inbox=Inbox,
         handler=_project,
-        on_committed=live.apply,
+    )
+
+
+def index_follower(rt: AnyRuntime, live: LiveIndex) -> IndexFollower:
+    """Every registry cluster event into this replica's index (see index_follower)."""
+    return IndexFollower(
+        rt.jetstream,
+        live,
+        stream=registry.STREAM,
+        subject=registry.CLUSTER_ALL,
+        shared_consumer=PROFILES_CONSUMER,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from nats.aio.subscription import Subscription
 
+from services.matching.index_follower import IndexFollower
 from services.matching.live_index import LiveIndex
 from shared.messaging.consumer import DurableConsumer
 
@@ -14,4 +15,5 @@ from shared.messaging.consumer import DurableConsumer
 class MatchingState:
     index: LiveIndex
     consumer: DurableConsumer
+    follower: IndexFollower
     suggest_sub: Subscription | None = None

@@ -36,10 +36,14 @@ def area_name(by: str, code: str) -> str | None:
 
 
 async def counts(
-    session: AsyncSession, by: str, ecosystem: str | None, country: str | None
+    session: AsyncSession,
+    by: str,
+    ecosystem: str | None,
+    country: str | None,
+    labelled: bool = False,
 ) -> CountsTable:
     on = labels.today()
-    rows = await ObservatoryRepository(session).counts(by, on, ecosystem, country)
+    rows = await ObservatoryRepository(session).counts(by, on, ecosystem, country, labelled)
     return CountsTable(
         by=by,
         as_of=on,
@@ -80,13 +84,14 @@ def month_starts(until: date, months: int) -> list[date]:
     return out[::-1]
 
 
-async def trends(session: AsyncSession, months: int) -> TrendTable:
+async def trends(session: AsyncSession, months: int, region: str | None = None) -> TrendTable:
     series = month_starts(labels.today(), months)
     repo = ObservatoryRepository(session)
-    created = await repo.profiles_created(series[0])
-    gained = await repo.labels_gained(series[0])
+    created = await repo.profiles_created(series[0], region)
+    gained = await repo.labels_gained(series[0], region)
     return TrendTable(
         months=months,
+        region_code=region,
         rows=[
             TrendRow(
                 month=m,

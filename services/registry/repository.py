@@ -22,6 +22,7 @@ from services.registry.models import (
     StrategyVersion,
     Tenant,
 )
+from shared.db.text_search import contains
 from shared.pagination import keyset_page
 from shared.taxonomy import LabelLevel
 
@@ -34,6 +35,7 @@ _LEVELS_AT_LEAST = {
 @dataclass(frozen=True)
 class ClusterFilter:
     countries: Sequence[str] = ()
+    regions: Sequence[str] = ()
     tenants: Sequence[str] = ()
     ecosystems: Sequence[str] = ()
     label_min: LabelLevel | None = None
@@ -87,6 +89,8 @@ class ClusterRepository:
         stmt = select(Cluster)
         if f.countries:
             stmt = stmt.where(Cluster.country.in_(f.countries))
+        if f.regions:
+            stmt = stmt.where(Cluster.region_code.in_(f.regions))
         if f.tenants:
             stmt = stmt.where(Cluster.tenant.in_(f.tenants))
         if f.ecosystems:
@@ -252,9 +256,11 @@ class ObservatoryRepository:
         self.session = session
 
     async def counts(
-        self, by: str, on: date, ecosystem: str | None, country: str | None
+        self, by: str, on: date, ecosystem: str | None, country: str | None, labelled: bool = False
     ) -> list[dict[str, Any]]:
         filters, params = self._filters(ecosystem, country, eco="e", country_col="c.country")
+        if labelled:
+            filters += f" AND c.label_level <> 'none' AND {_CURRENT}"
         sql = _COUNTS.format(area=_AREA[by], current=_CURRENT, filters=filters)
         rows = await self.session.execute(text(sql), {"on": on, **params})
         return [dict(r._mapping) for r in rows]
@@ -269,24 +275,31 @@ class ObservatoryRepository:
         rows = await self.session.execute(text(sql), params)
         return [dict(r._mapping) for r in rows]
 
-    async def profiles_created(self, since: date) -> dict[date, int]:
+    async def profiles_created(self, since: date, region: str | None = None) -> dict[date, int]:
         rows = await self.session.execute(
             text(
                 "SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date AS m, "
-                "count(*) FROM registry.clusters WHERE created_at >= :since GROUP BY 1"
+                "count(*) FROM registry.clusters WHERE created_at >= :since "
+                "AND (CAST(:region AS text) IS NULL OR region_code = :region) GROUP BY 1"
             ),
-            {"since": since},
+            {"since": since, "region": region},
         )
         return {r[0]: int(r[1]) for r in rows}
 
-    async def labels_gained(self, since: date) -> dict[tuple[date, str], int]:
+    async def labels_gained(
+        self, since: date, region: str | None = None
+    ) -> dict[tuple[date, str], int]:
+        # A region's labels are those of the clusters in it now (a label follows its
+        # cluster when the cluster moves).
         rows = await self.session.execute(
             text(
-                "SELECT date_trunc('month', recorded_at AT TIME ZONE 'UTC')::date AS m, level, "
-                "count(*) FROM registry.label_awards "
-                "WHERE recorded_at >= :since AND level <> 'none' GROUP BY 1, 2"
+                "SELECT date_trunc('month', a.recorded_at AT TIME ZONE 'UTC')::date AS m, "
+                "a.level, count(*) FROM registry.label_awards a "
+                "WHERE a.recorded_at >= :since AND a.level <> 'none' "
+                "AND (CAST(:region AS text) IS NULL OR a.cluster_id IN "
+                "(SELECT id FROM registry.clusters WHERE region_code = :region)) GROUP BY 1, 2"
             ),
-            {"since": since},
+            {"since": since, "region": region},
         )
         return {(r[0], str(r[1])): int(r[2]) for r in rows}
 
@@ -392,8 +405,19 @@ class PartnershipRepository:
         market: str | None = None,
         text_query: str | None = None,
         formed: bool | None = None,
+        country: str | None = None,
     ) -> tuple[list[Partnership], str | None]:
         stmt = select(Partnership)
+        if country is not None:
+            # A member from that country that has not declined (invited or accepted).
+            stmt = stmt.where(
+                Partnership.id.in_(
+                    select(PartnershipMember.partnership_id).where(
+                        PartnershipMember.country == country,
+                        PartnershipMember.status != "declined",
+                    )
+                )
+            )
         if formed is not None:
             accepted_countries = (
                 select(func.count(func.distinct(PartnershipMember.country)))
@@ -416,11 +440,10 @@ class PartnershipRepository:
         if market:
             stmt = stmt.where(Partnership.target_markets.contains([market]))
         if text_query:
-            like = f"%{text_query.replace('%', '').replace('_', '')}%"
             stmt = stmt.where(
-                Partnership.name.ilike(like)
-                | Partnership.field.ilike(like)
-                | func.array_to_string(Partnership.competences, " ").ilike(like)
+                contains(Partnership.name, text_query)
+                | contains(Partnership.field, text_query)
+                | contains(func.array_to_string(Partnership.competences, " "), text_query)
             )
         return await keyset_page(
             self.session, stmt, Partnership.created_at, Partnership.id, limit, cursor

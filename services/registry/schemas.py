@@ -314,6 +314,9 @@ class TrendRow(BaseModel):
 
 class TrendTable(BaseModel):
     months: int
+    region_code: str | None = Field(
+        default=None, description="The ISO 3166-2 region counted; null: the whole registry."
+    )
     rows: list[TrendRow]
 
 

@@ -276,3 +276,25 @@ async def test_registration_rules(platform: Platform) -> None:
         assert_problem(await c.get(f"/v1/events/{eid}/participants/{jp['id']}/agenda"), 404)
         assert_problem(await c.post(f"/v1/events/{eid}/participants/{jp['id']}/check-in"), 403)
     assert await count_rows(platform, "participants", eid) == 2
+
+
+async def test_the_listing_finds_events_by_words_of_title_or_venue_taken_literally(
+    platform: Platform,
+) -> None:
+    word = uuid.uuid4().hex[:8]
+    literal = await new_event(platform, "eu", title=f"Hydrogen 100% {word}_days")
+    by_venue = await new_event(platform, "jp", title="Robotics", venue=f"Hall {word}, Osaka")
+    # A "_" or "%" typed by a person is a letter, not a wildcard.
+    lookalike = await new_event(platform, "eu", title=f"Hydrogen 100x {word}Xdays")
+    async with platform.client("br") as c:  # the listing is public: another tenant's key
+        found = ok(await c.get("/v1/events", params={"q": word, "limit": 200}))
+        ids = {e["id"] for e in found["items"]}
+        assert {literal["id"], by_venue["id"], lookalike["id"]} <= ids
+        exact = ok(await c.get("/v1/events", params={"q": f"0% {word}_DAYS", "limit": 200}))
+        assert [e["id"] for e in exact["items"]] == [literal["id"]]
+        organised = ok(await c.get("/v1/events", params={"q": word, "tenant": "jp"}))
+        assert [e["id"] for e in organised["items"]] == [by_venue["id"]]
+        staged = ok(await c.get("/v1/events", params={"q": word, "status": "registration"}))
+        assert staged["items"] == []
+        assert_problem(await c.get("/v1/events", params={"q": "x" * 201}), 422)
+        assert_problem(await c.get("/v1/events", params={"status": "someday"}), 422)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.observatory_charts import heat_table, tile_map
+from shared.charts import heat_table, tile_map
 from tests.harness import Platform
 from tests.registry.small_registry import SmallRegistry, small_registry
 from tests.registry_helpers import cluster_payload
@@ -122,6 +122,34 @@ async def test_trends_count_profiles_and_labels_of_this_month(registry: SmallReg
     assert [r["profiles_created"] for r in table["rows"][:-1]] == [0, 0]
 
 
+async def test_a_region_has_its_own_clusters_and_trend(registry: SmallRegistry) -> None:
+    async with registry.client("br", "registry:read") as c:
+        bad = await c.get("/v1/clusters", params={"region_code": "Lyon"})
+        r = await c.get("/v1/clusters", params={"region_code": "fr-ara"})
+    assert bad.status_code == 422
+    assert r.status_code == 200, r.text
+    assert {i["region_code"] for i in r.json()["items"]} == {"FR-ARA"}
+    assert len(r.json()["items"]) == 2
+    ara = await _get(registry, "/v1/observatory/trends", months=2, region_code="FR-ARA")
+    assert ara["region_code"] == "FR-ARA"
+    last = ara["rows"][-1]
+    # Both labels were recorded this month, the expired one too: a trend is history.
+    assert (last["profiles_created"], last["labels_gold"], last["labels_silver"]) == (2, 1, 1)
+    by = await _get(registry, "/v1/observatory/trends", months=2, region_code="DE-BY")
+    assert (by["rows"][-1]["profiles_created"], by["rows"][-1]["labels_gold"]) == (2, 0)
+
+
+async def test_counts_of_labelled_clusters_leave_out_expired_and_unlabelled(
+    registry: SmallRegistry,
+) -> None:
+    table = await _get(registry, "/v1/observatory/counts", by="country", labelled="true")
+    # Only A holds a current label (B's ended yesterday, C, D and E have none).
+    assert {(r["area"], r["ecosystem"], r["clusters"]) for r in table["rows"]} == {
+        ("FR", "digital", 1),
+        ("FR", "health", 1),
+    }
+
+
 async def test_every_table_comes_as_csv(registry: SmallRegistry) -> None:
     async with registry.client("jp", "registry:read") as c:
         for path in ("counts", "specialisation", "trends"):
@@ -150,6 +178,9 @@ async def test_every_table_comes_as_csv(registry: SmallRegistry) -> None:
         ("trends", {"months": 0}),
         ("trends", {"months": 1000}),
         ("trends", {"months": "many"}),
+        ("trends", {"region_code": "FR-XYZ"}),
+        ("trends", {"region_code": "Lyon"}),
+        ("counts", {"labelled": "maybe"}),
     ],
 )
 async def test_bad_observatory_input_is_a_problem(

@@ -233,6 +233,11 @@ async def test_a_consortium_suggestion_becomes_a_partnership_formed_by_each_memb
         assert [i["id"] for i in listed["items"]] == [pid]
         listed = ok(await c.get("/v1/partnerships", params={"q": t, "formed": "false"}))
         assert listed["items"] == []
+        # By a member's country: members who accepted or are invited, not those who declined.
+        for country, found in (("BR", [pid]), ("DE", [pid]), ("KR", []), ("US", [])):
+            listed = ok(await c.get("/v1/partnerships", params={"q": t, "country": country}))
+            assert [i["id"] for i in listed["items"]] == found, country
+        assert_problem(await c.get("/v1/partnerships", params={"country": "XX"}), 422)
 
 
 async def formed_partnership(

@@ -144,7 +144,9 @@ class LocalStack:
 
     @property
     def gateway_url(self) -> str:
-        return self.component("gateway").url
+        """The public door: with gateway replicas, the port they share."""
+        gateway = self.component("gateway")
+        return gateway.public_url or gateway.url
 
     @property
     def nats_url(self) -> str:

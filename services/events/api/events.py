@@ -52,13 +52,15 @@ async def list_events(
     session: SessionDep,
     status: Status | None = None,
     tenant: Annotated[str | None, Query(max_length=16)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="title or venue")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> EventPage:
-    """Every tenant's events (the public listing), oldest first. Items are summaries:
-    read one event for its tables and slots."""
+    """Every tenant's events (the public listing), oldest first, filtered by status,
+    organising tenant and words of the title or venue. Items are summaries: read one
+    event for its tables and slots."""
     rows, next_cursor = await EventsRepository(session).events_page(
-        limit, cursor, status.value if status else None, tenant
+        limit, cursor, status.value if status else None, tenant, (q or "").strip() or None
     )
     return EventPage(items=[organising.summary(e) for e in rows], next_cursor=next_cursor)
 

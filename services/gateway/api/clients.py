@@ -41,12 +41,14 @@ async def me(principal: PrincipalDep) -> Me:
 async def tenant_name(rt: GatewayRuntime, code: str) -> str | None:
     """The tenant's name as the registry knows it; None for an unknown tenant."""
     proxy = rt.state.proxy
-    base = proxy.upstreams.get("registry")
-    if base is None:
+    registry = proxy.upstreams.get("registry")
+    if registry is None:
         return code  # no registry to ask; the code's form was checked
     try:
-        r = await proxy.http.get(
-            f"{base}/v1/tenants/{code}",
+        r = await registry.request(
+            proxy.http,
+            "GET",
+            f"/v1/tenants/{code}",
             headers=internal_headers(proxy.internal_token, code, "registry:read"),
             timeout=httpx.Timeout(5.0, connect=1.0),
         )

@@ -41,13 +41,15 @@ def _tenant_for(actor: Principal, requested: str | None) -> str:
 async def _check_clusters(rt: GatewayRuntime, tenant: str, clusters: list[uuid.UUID]) -> None:
     """Each managed cluster must exist and belong to the person's tenant."""
     proxy = rt.state.proxy
-    base = proxy.upstreams.get("registry")
-    if base is None or not clusters:
+    registry = proxy.upstreams.get("registry")
+    if registry is None or not clusters:
         return
     headers = internal_headers(proxy.internal_token, tenant, "registry:read")
     for cluster_id in clusters:
         try:
-            r = await proxy.http.get(f"{base}/v1/clusters/{cluster_id}", headers=headers)
+            r = await registry.request(
+                proxy.http, "GET", f"/v1/clusters/{cluster_id}", headers=headers
+            )
         except httpx.HTTPError as exc:
             raise Problem(503, "The registry is unavailable to check the clusters.") from exc
         if r.status_code != 200 or r.json().get("tenant") != tenant:

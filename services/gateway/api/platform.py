@@ -55,20 +55,33 @@ async def docs_file(name: str) -> Response:
     )
 
 
-async def _service_health(state: ProxyState, name: str, base: str) -> tuple[str, dict[str, Any]]:
+async def _replica_health(state: ProxyState, base: str) -> dict[str, Any]:
     try:
         r = await state.http.get(f"{base}/healthz", timeout=httpx.Timeout(2.0, connect=0.5))
-        return name, {"status": "ok" if r.status_code == 200 else "failing", "url": base}
+        return {"status": "ok" if r.status_code == 200 else "failing", "url": base}
     except httpx.HTTPError as exc:
-        return name, {"status": "down", "url": base, "error": type(exc).__name__}
+        return {"status": "down", "url": base, "error": type(exc).__name__}
+
+
+async def _service_health(state: ProxyState, name: str) -> tuple[str, dict[str, Any]]:
+    """A service is ok while one replica is: the gateway fails over to it."""
+    replicas = await asyncio.gather(
+        *(_replica_health(state, url) for url in state.upstreams[name].urls)
+    )
+    if len(replicas) == 1:
+        return name, replicas[0]
+    up = sum(r["status"] == "ok" for r in replicas)
+    return name, {
+        "status": "ok" if up else "down",
+        "replicas_ok": up,
+        "replicas": replicas,
+    }
 
 
 @router.get("/healthz", include_in_schema=False)
 async def healthz(rt: GatewayDep) -> Response:
     state = rt.state.proxy
-    results = dict(
-        await asyncio.gather(*(_service_health(state, n, b) for n, b in state.upstreams.items()))
-    )
+    results = dict(await asyncio.gather(*(_service_health(state, n) for n in state.upstreams)))
     healthy = all(v["status"] == "ok" for v in results.values())
     body = {"status": "ok" if healthy else "degraded", "service": "gateway", "services": results}
     if healthy:

@@ -53,7 +53,10 @@ class Consortium:
     score: float
 
 
-def _cover(p: Profile, competence: str) -> tuple[float, str | None, str | None]:
+def best_cover(p: Profile, competence: str) -> tuple[float, str | None, str | None]:
+    """How well a profile covers one competence: the best similarity over its offers,
+    competences and technologies, with the field and phrase that gave it (the reason
+    shown to people)."""
     best: tuple[float, str | None, str | None] = (0.0, None, None)
     for field in COVER_FIELDS:
         for phrase in p.phrases(field):
@@ -122,7 +125,7 @@ def build_consortia(
     profiles = [index.get(m) for m in members]
 
     # cover[i, j]: how well member i covers competence j (0 below threshold).
-    raw = [[_cover(p, c) for c in wanted] for p in profiles]
+    raw = [[best_cover(p, c) for c in wanted] for p in profiles]
     strength = np.array([[r[0] for r in row] for row in raw], dtype=np.float32)
     cover = np.where(strength >= threshold, strength, 0.0).astype(np.float32)
     fit = np.zeros(len(members), dtype=np.float32)

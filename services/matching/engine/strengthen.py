@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # The consortium builder's own coverage scoring, so both always agree on who covers what.
-from .consortium import COVER_THRESHOLD, MAX_COMPETENCES, CompetenceCoverage, _cover
+from .consortium import COVER_THRESHOLD, MAX_COMPETENCES, CompetenceCoverage, best_cover
 from .errors import EmptyQuery, InvalidQuery, UnknownCluster
 from .index import MatchIndex
 
@@ -60,7 +60,7 @@ def strengthen(
     def strength(score: float) -> float:
         return score if score >= threshold else 0.0
 
-    have = [max((strength(_cover(p, c)[0]) for p in known), default=0.0) for c in wanted]
+    have = [max((strength(best_cover(p, c)[0]) for p in known), default=0.0) for c in wanted]
     pool: dict[str, None] = {}
     for competence in wanted:
         try:
@@ -80,7 +80,7 @@ def strengthen(
         improves = []
         gain = 0.0
         for j, competence in enumerate(wanted):
-            score, field, phrase = _cover(p, competence)
+            score, field, phrase = best_cover(p, competence)
             s = strength(score)
             coverage.append(
                 CompetenceCoverage(

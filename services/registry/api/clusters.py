@@ -12,7 +12,13 @@ from services.registry.api.scopes import READ, WRITE, target_tenant
 from services.registry.models import Cluster, Tenant
 from services.registry.presenting import cluster_out
 from services.registry.repository import ClusterFilter, ClusterRepository, TenantRepository
-from services.registry.schemas import ClusterCreate, ClusterOut, ClusterPage, ClusterPatch
+from services.registry.schemas import (
+    ClusterCreate,
+    ClusterOut,
+    ClusterPage,
+    ClusterPatch,
+    RegionCode,
+)
 from shared.identity import Caller, CallerDep
 from shared.problems import REQUIRED_HEADER, Problem, not_found
 from shared.routing import api_router
@@ -79,6 +85,7 @@ async def list_clusters(
     caller: CallerDep,
     session: SessionDep,
     country: Annotated[list[CountryCode], Query(max_length=50)] = [],  # noqa: B006
+    region_code: Annotated[list[RegionCode], Query(max_length=50)] = [],  # noqa: B006
     tenant: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
     ecosystem: Annotated[list[str], Query(max_length=14)] = [],  # noqa: B006
     label: Annotated[LabelLevel | None, Query(description="minimum label level")] = None,
@@ -93,6 +100,7 @@ async def list_clusters(
             raise Problem(422, f"Unknown ecosystem '{code}'.", field="ecosystem")
     f = ClusterFilter(
         countries=[c.upper() for c in country],
+        regions=region_code,
         tenants=tenant,
         ecosystems=ecosystem,
         label_min=label,

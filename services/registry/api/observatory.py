@@ -13,6 +13,7 @@ from services.registry.api.scopes import READ
 from services.registry.schemas import (
     CountsRow,
     CountsTable,
+    RegionCode,
     SpecialisationRow,
     SpecialisationTable,
     TrendRow,
@@ -63,12 +64,15 @@ async def counts(
     by: By = "country",
     ecosystem: EcosystemQuery = None,
     country: CountryCode | None = None,
+    labelled: Annotated[
+        bool, Query(description="only clusters that hold a current (unexpired) label")
+    ] = False,
     format: Format = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Clusters, members by type and current labels per ecosystem x country or region
     (regions: profiles with an ISO 3166-2 `region_code`)."""
-    table = await observatory.counts(session, by, _ecosystem(ecosystem), country)
+    table = await observatory.counts(session, by, _ecosystem(ecosystem), country, labelled)
     return _answer(table, list(table.rows), CountsRow, format, accept, f"counts-by-{by}")
 
 
@@ -98,9 +102,12 @@ async def specialisation(
 async def trends(
     session: SessionDep,
     months: Annotated[int, Query(ge=1, le=120)] = 24,
+    region_code: Annotated[
+        RegionCode | None, Query(description="one ISO 3166-2 region (default: the registry)")
+    ] = None,
     format: Format = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Profiles created and labels awarded per month, the current month last."""
-    table = await observatory.trends(session, months)
+    table = await observatory.trends(session, months, region_code)
     return _answer(table, list(table.rows), TrendRow, format, accept, "trends")

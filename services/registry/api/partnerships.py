@@ -76,14 +76,22 @@ async def list_partnerships(
     market: CountryCode | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     formed: bool | None = None,
+    country: CountryCode | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PartnershipPage:
     """The public directory of partnerships of every tenant, oldest first; filters: a
     member `cluster_id`, a target `market`, words `q` in name, field or competences,
-    `formed` (members of enough countries accepted)."""
+    `formed` (members of enough countries accepted), a member `country` (invited or
+    accepted)."""
     rows, next_cursor = await PartnershipRepository(session).page(
-        limit, cursor, cluster_id=cluster_id, market=market, text_query=q or None, formed=formed
+        limit,
+        cursor,
+        cluster_id=cluster_id,
+        market=market,
+        text_query=q or None,
+        formed=formed,
+        country=country,
     )
     return PartnershipPage(items=await partnerships.views(session, rows), next_cursor=next_cursor)
 

@@ -1,6 +1,19 @@
 """Routes of the web app, one module per area of pages."""
 
-from services.web.api import account, agency, clusters, desk, directory, events, partners
+from services.web.api import (
+    account,
+    agency,
+    benchmarking,
+    clusters,
+    desk,
+    directory,
+    events,
+    labels,
+    observatory,
+    partners,
+    partnerships,
+    trainings,
+)
 
 routers = (
     account.router,
@@ -10,6 +23,11 @@ routers = (
     desk.router,
     agency.router,
     partners.router,
+    observatory.router,
+    labels.router,
+    benchmarking.router,
+    partnerships.router,
+    trainings.router,
 )
 
 __all__ = ["routers"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Response
 
+from services.web.api.labels import profile_with_labels
 from services.web.pages import SignedInDep
 from services.web.wording import Errors, explain
 from shared.routing import api_router
@@ -59,6 +60,4 @@ async def directory(p: SignedInDep) -> Response:
 
 @router.get("/clusters/{cluster_id}")
 async def profile(cluster_id: uuid.UUID, p: SignedInDep) -> Response:
-    cluster = await p.read(f"/v1/clusters/{cluster_id}")
-    assert p.me is not None
-    return p.render("profile.html", cluster=cluster, mine=p.me.speaks_for(cluster))
+    return await profile_with_labels(p, cluster_id)

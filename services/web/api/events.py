@@ -27,14 +27,41 @@ REGISTER_FIELDS = {"cluster_id": "cluster", "role": "role"}
 ACTIONS = {"accept", "decline", "cancel"}
 
 
+EVENT_FILTERS = {"q": "search", "status": "status", "tenant": "organiser", "cursor": "page"}
+# What a participant looks for first: events that take registrations or requests.
+STATUSES = [
+    ("registration", "Open for registration"),
+    ("requests", "Taking meeting requests"),
+    ("scheduling", "Agendas being built"),
+    ("published", "Agendas published"),
+    ("closed", "Closed"),
+    ("draft", "Draft"),
+]
+
+
 @router.get("/events")
-async def events(p: SignedInDep, cursor: str | None = None) -> Response:
-    params: dict[str, Any] = {"limit": p.rt.settings.page_size}
-    if cursor:
-        params["cursor"] = cursor
-    page = await p.read("/v1/events", params=params)
+async def events(p: SignedInDep) -> Response:
+    query = p.request.query_params
+    values = {k: query.get(k, "") for k in EVENT_FILTERS}
+    params: list[tuple[str, str]] = [("limit", str(p.rt.settings.page_size))]
+    params += [(k, v) for k, v in values.items() if v]
+    r, tenants = await asyncio.gather(p.call("GET", "/v1/events", params=params), p.tenants())
+    page: dict[str, Any] = {"items": [], "next_cursor": None}
+    errors = Errors()
+    if r.status_code == 200:
+        page = r.json()
+    else:
+        errors = explain(r, EVENT_FILTERS)
     return p.render(
-        "events.html", events=page["items"], next_cursor=page.get("next_cursor"), cursor=cursor
+        "events.html",
+        status=200 if r.status_code == 200 else 422,
+        values=values,
+        errors=errors,
+        statuses=STATUSES,
+        organisers=[(t["code"], t["name"]) for t in tenants],
+        events=page["items"],
+        next_cursor=page.get("next_cursor"),
+        base_query=[(k, v) for k, v in params if k not in ("limit", "cursor")],
     )
 
 

@@ -97,11 +97,10 @@ async def consortia(p: SignedInDep) -> Response:
     result = None
     errors = Errors()
     if chosen is not None:
-        r = await p.call(
-            "POST",
-            "/v1/matching/consortia",
-            json={"cluster_id": str(chosen["id"]), "competences": wanted},
-        )
+        body: dict[str, Any] = {"cluster_id": str(chosen["id"]), "competences": wanted}
+        if form.get("ecosystem"):
+            body["filters"] = {"ecosystems": [form.get("ecosystem")]}
+        r = await p.call("POST", "/v1/matching/consortia", json=body)
         if r.status_code == 200:
             result = r.json()["consortia"]
         else:
@@ -119,5 +118,5 @@ async def consortia(p: SignedInDep) -> Response:
         results=[],
         errors=errors,
         consortia=result,
-        values={"competences": form.get("competences")},
+        values={"competences": form.get("competences"), "ecosystem": form.get("ecosystem")},
     )

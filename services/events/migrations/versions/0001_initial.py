@@ -11,6 +11,17 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.db.migration_ops import (
+    ANY_TENANT,
+    create_inbox,
+    create_outbox,
+    drop_inbox,
+    drop_outbox,
+    grant_schema,
+    tenant_is,
+    tenant_wall,
+)
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -71,44 +82,8 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_events_events_tenant"), "events", ["tenant"], unique=False, schema="events"
     )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=100), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column(
-            "handled_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
-        schema="events",
-    )
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("subject", sa.String(length=200), nullable=False),
-        sa.Column("tenant", sa.String(length=16), nullable=False),
-        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-        schema="events",
-    )
-    op.create_index(
-        op.f("ix_events_outbox_published_at"),
-        "outbox",
-        ["published_at"],
-        unique=False,
-        schema="events",
-    )
+    create_inbox("events")
+    create_outbox("events")
     op.create_table(
         "participants",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -252,45 +227,24 @@ def upgrade() -> None:
 
     # Tenant walls in the database (see shared.db.session: app.tenant is set for each
     # request's transaction, '*' is the operator and the service's own workers).
-    any_ = "current_setting('app.tenant', true) = '*'"
-
-    def mine(*columns: str) -> str:
-        checks = " OR ".join(f"{c} = current_setting('app.tenant', true)" for c in columns)
-        return f"({checks} OR {any_})"
-
     def wall(table: str, read: str, write: str, insert: str | None = None) -> None:
-        op.execute(f"ALTER TABLE events.{table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE events.{table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY {table}_read ON events.{table} FOR SELECT USING {read}")
-        op.execute(
-            f"CREATE POLICY {table}_insert ON events.{table} FOR INSERT "
-            f"WITH CHECK {insert or write}"
-        )
-        op.execute(
-            f"CREATE POLICY {table}_update ON events.{table} FOR UPDATE "
-            f"USING {write} WITH CHECK {write}"
-        )
-        op.execute(f"CREATE POLICY {table}_delete ON events.{table} FOR DELETE USING {write}")
+        tenant_wall("events", table, read=read, write=write, insert=insert)
 
     # Events and their participant lists are public; only the organiser changes them,
     # and a cluster's own tenant may register (and update) its cluster.
-    wall("events", "(true)", mine("tenant"))
-    wall("participants", "(true)", mine("organiser_tenant", "tenant"))
+    wall("events", "(true)", tenant_is("tenant"))
+    wall("participants", "(true)", tenant_is("organiser_tenant", "tenant"))
     # Requests (messages, feedback) and placements: the two parties and the organiser.
-    parties = mine("organiser_tenant", "sender_tenant", "receiver_tenant")
-    wall("requests", parties, parties, insert=mine("sender_tenant"))
-    wall("placements", parties, mine("organiser_tenant"))
+    parties = tenant_is("organiser_tenant", "sender_tenant", "receiver_tenant")
+    wall("requests", parties, parties, insert=tenant_is("sender_tenant"))
+    wall("placements", parties, tenant_is("organiser_tenant"))
     # Drafts are the organiser's working material; a published schedule is known to all
     # (each participant still sees only its own placements, above).
-    wall("schedules", f"(status = 'published' OR {mine('tenant')})", mine("tenant"))
+    wall("schedules", f"(status = 'published' OR {tenant_is('tenant')})", tenant_is("tenant"))
     # The directory is public registry data, written only by the service's consumer.
-    wall("directory", "(true)", f"({any_})")
+    wall("directory", "(true)", f"({ANY_TENANT})")
 
-    op.execute("GRANT USAGE ON SCHEMA events TO clusterbridge_app")
-    op.execute(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA events TO clusterbridge_app"
-    )
-    op.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA events TO clusterbridge_app")
+    grant_schema("events")
 
 
 def downgrade() -> None:
@@ -308,9 +262,8 @@ def downgrade() -> None:
         op.f("ix_events_participants_event_id"), table_name="participants", schema="events"
     )
     op.drop_table("participants", schema="events")
-    op.drop_index(op.f("ix_events_outbox_published_at"), table_name="outbox", schema="events")
-    op.drop_table("outbox", schema="events")
-    op.drop_table("inbox", schema="events")
+    drop_outbox("events")
+    drop_inbox("events")
     op.drop_index(op.f("ix_events_events_tenant"), table_name="events", schema="events")
     op.drop_table("events", schema="events")
     op.drop_table("directory", schema="events")

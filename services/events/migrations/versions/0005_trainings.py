@@ -11,6 +11,14 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.db.migration_ops import (
+    ANY_TENANT,
+    grant_sequences,
+    grant_tables,
+    tenant_is,
+    tenant_wall,
+)
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -82,48 +90,21 @@ def upgrade() -> None:
         "(training_id, person_id) WHERE cancelled_at IS NULL"
     )
 
-    any_ = "current_setting('app.tenant', true) = '*'"
-
-    def mine(*columns: str) -> str:
-        checks = " OR ".join(f"{c} = current_setting('app.tenant', true)" for c in columns)
-        return f"({checks} OR {any_})"
-
-    for table in ("trainings", "training_registrations"):
-        op.execute(f"ALTER TABLE events.{table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE events.{table} FORCE ROW LEVEL SECURITY")
     # Trainings are public; only the organiser's tenant changes them.
-    op.execute("CREATE POLICY trainings_read ON events.trainings FOR SELECT USING (true)")
-    for verb in ("INSERT", "UPDATE", "DELETE"):
-        using = "" if verb == "INSERT" else f" USING {mine('tenant')}"
-        check = "" if verb == "DELETE" else f" WITH CHECK {mine('tenant')}"
-        op.execute(
-            f"CREATE POLICY trainings_{verb.lower()} ON events.trainings FOR {verb}{using}{check}"
-        )
+    tenant_wall("events", "trainings", read="(true)", write=tenant_is("tenant"))
     # A seat is a rank in the queue, so every tenant's transaction must be able to count
     # the queue (the API shows a registration only to its person and the organiser);
     # a person's tenant writes its own places, the organiser marks attendance.
-    op.execute(
-        "CREATE POLICY training_registrations_read ON events.training_registrations "
-        "FOR SELECT USING (true)"
+    tenant_wall(
+        "events",
+        "training_registrations",
+        read="(true)",
+        write=tenant_is("person_tenant", "organiser_tenant"),
+        insert=tenant_is("person_tenant"),
+        delete=f"({ANY_TENANT})",
     )
-    op.execute(
-        "CREATE POLICY training_registrations_insert ON events.training_registrations "
-        f"FOR INSERT WITH CHECK {mine('person_tenant')}"
-    )
-    both = mine("person_tenant", "organiser_tenant")
-    op.execute(
-        "CREATE POLICY training_registrations_update ON events.training_registrations "
-        f"FOR UPDATE USING {both} WITH CHECK {both}"
-    )
-    op.execute(
-        "CREATE POLICY training_registrations_delete ON events.training_registrations "
-        f"FOR DELETE USING ({any_})"
-    )
-    op.execute(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON events.trainings, events.training_registrations "
-        "TO clusterbridge_app"
-    )
-    op.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA events TO clusterbridge_app")
+    grant_tables("events", "trainings", "training_registrations")
+    grant_sequences("events")
 
 
 def downgrade() -> None:

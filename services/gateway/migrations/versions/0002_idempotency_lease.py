@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.db.migration_ops import grant_schema
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -22,11 +24,7 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         schema="gateway",
     )
-    op.execute("GRANT USAGE ON SCHEMA gateway TO clusterbridge_app")
-    op.execute(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA gateway TO clusterbridge_app"
-    )
-    op.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA gateway TO clusterbridge_app")
+    grant_schema("gateway")
 
 
 def downgrade() -> None:

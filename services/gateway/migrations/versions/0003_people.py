@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.db.migration_ops import grant_tables
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -101,8 +103,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_gateway_outgoing_mail_sent_at"), "outgoing_mail", ["sent_at"], schema=S
     )
-    for table in ("people", "person_tokens", "person_sessions", "outgoing_mail"):
-        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {S}.{table} TO clusterbridge_app")
+    grant_tables(S, "people", "person_tokens", "person_sessions", "outgoing_mail")
 
 
 def downgrade() -> None:

@@ -11,6 +11,14 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.db.migration_ops import (
+    create_inbox,
+    grant_sequences,
+    grant_tables,
+    private_wall,
+    tenant_is,
+)
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -130,28 +138,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id", "tenant", name=op.f("pk_webhook_event_tenants")),
         schema=S,
     )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=100), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("handled_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
-        schema=S,
-    )
+    create_inbox(S)
     # Tenant walls in the database too: a query that forgets its tenant filter still
     # sees only the caller's subscriptions and deliveries ('*' is the operator and the
     # gateway's own workers).
-    own = (
-        "(tenant = current_setting('app.tenant', true) "
-        "OR current_setting('app.tenant', true) = '*')"
-    )
     for table in ("webhook_subscriptions", "webhook_deliveries"):
-        op.execute(f"ALTER TABLE {S}.{table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {S}.{table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY {table}_own ON {S}.{table} USING {own} WITH CHECK {own}")
-    for table in (*TABLES, "webhook_event_tenants", "inbox"):
-        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {S}.{table} TO clusterbridge_app")
-    op.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {S} TO clusterbridge_app")
+        private_wall(S, table, tenant_is("tenant"))
+    grant_tables(S, *TABLES, "webhook_event_tenants", "inbox")
+    grant_sequences(S)
 
 
 def downgrade() -> None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from shared.db.migration_ops import grant_tables
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -26,7 +28,7 @@ def upgrade() -> None:
         " allowed boolean NOT NULL,"
         " updated_at timestamptz NOT NULL)"
     )
-    op.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON gateway.rate_buckets TO clusterbridge_app")
+    grant_tables("gateway", "rate_buckets")
 
 
 def downgrade() -> None:

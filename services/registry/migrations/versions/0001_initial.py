@@ -11,6 +11,15 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.db.migration_ops import (
+    create_outbox,
+    drop_outbox,
+    grant_schema,
+    private_wall,
+    tenant_is,
+    tenant_wall,
+)
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -67,31 +76,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_registry_imports_tenant"), "imports", ["tenant"], unique=False, schema="registry"
     )
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("subject", sa.String(length=200), nullable=False),
-        sa.Column("tenant", sa.String(length=16), nullable=False),
-        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-        schema="registry",
-    )
-    op.create_index(
-        op.f("ix_registry_outbox_published_at"),
-        "outbox",
-        ["published_at"],
-        unique=False,
-        schema="registry",
-    )
+    create_outbox("registry")
     op.create_table(
         "tenants",
         sa.Column("code", sa.String(length=16), nullable=False),
@@ -188,28 +173,10 @@ def upgrade() -> None:
     # Tenant walls in the database itself: every request runs as clusterbridge_app with
     # app.tenant set for its transaction only (shared.db.session). Public profiles are
     # readable by all; writes only within one's own tenant ('*' is the operator).
-    op.execute("ALTER TABLE registry.clusters ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE registry.clusters FORCE ROW LEVEL SECURITY")
-    op.execute("CREATE POLICY clusters_read ON registry.clusters FOR SELECT USING (true)")
-    own = (
-        "(tenant = current_setting('app.tenant', true) "
-        "OR current_setting('app.tenant', true) = '*')"
-    )
-    for verb in ("INSERT", "UPDATE", "DELETE"):
-        using = "" if verb == "INSERT" else f" USING {own}"
-        check = "" if verb == "DELETE" else f" WITH CHECK {own}"
-        op.execute(
-            f"CREATE POLICY clusters_{verb.lower()} ON registry.clusters FOR {verb}{using}{check}"
-        )
-    op.execute("ALTER TABLE registry.imports ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE registry.imports FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY imports_own ON registry.imports USING {own} WITH CHECK {own}")
-
-    op.execute("GRANT USAGE ON SCHEMA registry TO clusterbridge_app")
-    op.execute(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA registry TO clusterbridge_app"
-    )
-    op.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA registry TO clusterbridge_app")
+    own = tenant_is("tenant")
+    tenant_wall("registry", "clusters", read="(true)", write=own)
+    private_wall("registry", "imports", own)
+    grant_schema("registry")
 
     tenants = sa.table(
         "tenants",
@@ -230,8 +197,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_registry_clusters_country"), table_name="clusters", schema="registry")
     op.drop_table("clusters", schema="registry")
     op.drop_table("tenants", schema="registry")
-    op.drop_index(op.f("ix_registry_outbox_published_at"), table_name="outbox", schema="registry")
-    op.drop_table("outbox", schema="registry")
+    drop_outbox("registry")
     op.drop_index(op.f("ix_registry_imports_tenant"), table_name="imports", schema="registry")
     op.drop_table("imports", schema="registry")
     # ### end Alembic commands ###

@@ -9,28 +9,23 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.db.migration_ops import grant_tables, tenant_is, tenant_wall
+
 revision: str = "0003_observatory"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SCHEMA = "registry"
-OWN = "(tenant = current_setting('app.tenant', true) OR current_setting('app.tenant', true) = '*')"
+OWN = tenant_is("tenant")
 
 
 def _walls(table: str) -> None:
     # Readable by every tenant (label history is part of the public profile; peers'
     # assessments feed percentiles, and the API never returns another cluster's row);
     # written only within one's own tenant.
-    op.execute(f"ALTER TABLE {SCHEMA}.{table} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {SCHEMA}.{table} FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY {table}_read ON {SCHEMA}.{table} FOR SELECT USING (true)")
-    op.execute(f"CREATE POLICY {table}_insert ON {SCHEMA}.{table} FOR INSERT WITH CHECK {OWN}")
-    op.execute(
-        f"CREATE POLICY {table}_update ON {SCHEMA}.{table} FOR UPDATE USING {OWN} WITH CHECK {OWN}"
-    )
-    op.execute(f"CREATE POLICY {table}_delete ON {SCHEMA}.{table} FOR DELETE USING {OWN}")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.{table} TO clusterbridge_app")
+    tenant_wall(SCHEMA, table, read="(true)", write=OWN)
+    grant_tables(SCHEMA, table)
 
 
 def upgrade() -> None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.db.migration_ops import ANY_TENANT, grant_tables, tenant_is, tenant_wall
+
 revision: str = "0004_partnerships"
 down_revision: str | None = "0003_observatory"
 branch_labels: str | Sequence[str] | None = None
@@ -138,34 +140,22 @@ def upgrade() -> None:
     # Partnership pages are public; each row is written only by the tenant it speaks
     # for: the lead's tenant creates and invites, a member's own tenant answers, an
     # author's tenant adds strategy versions and activities ('*' is the operator).
-    any_ = "current_setting('app.tenant', true) = '*'"
-
-    def mine(column: str) -> str:
-        return f"({column} = current_setting('app.tenant', true) OR {any_})"
-
     def wall(table: str, insert: str, update: str) -> None:
-        op.execute(f"ALTER TABLE {S}.{table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {S}.{table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY {table}_read ON {S}.{table} FOR SELECT USING (true)")
-        op.execute(f"CREATE POLICY {table}_insert ON {S}.{table} FOR INSERT WITH CHECK {insert}")
-        op.execute(
-            f"CREATE POLICY {table}_update ON {S}.{table} FOR UPDATE "
-            f"USING {update} WITH CHECK {update}"
-        )
-        op.execute(f"CREATE POLICY {table}_delete ON {S}.{table} FOR DELETE USING ({any_})")
+        operator = f"({ANY_TENANT})"
+        tenant_wall(S, table, read="(true)", write=update, insert=insert, delete=operator)
 
-    wall("partnerships", mine("tenant"), mine("tenant"))
-    wall("partnership_members", mine("lead_tenant"), mine("tenant"))
+    wall("partnerships", tenant_is("tenant"), tenant_is("tenant"))
+    wall("partnership_members", tenant_is("lead_tenant"), tenant_is("tenant"))
     # Versions are history: never updated (only the operator could).
-    wall("partnership_strategy_versions", mine("tenant"), f"({any_})")
-    wall("partnership_activities", mine("tenant"), mine("tenant"))
-    for table in (
+    wall("partnership_strategy_versions", tenant_is("tenant"), f"({ANY_TENANT})")
+    wall("partnership_activities", tenant_is("tenant"), tenant_is("tenant"))
+    grant_tables(
+        S,
         "partnerships",
         "partnership_members",
         "partnership_strategy_versions",
         "partnership_activities",
-    ):
-        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {S}.{table} TO clusterbridge_app")
+    )
 
 
 def downgrade() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from shared.observatory_charts import Scale, heat_table, monthly_bars, tile_map
+from shared.charts import Scale, bars, heat_table, legend, monthly_bars, tile_map
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -66,3 +66,30 @@ def test_monthly_bars_stack_each_series() -> None:
     heights = {r.findtext(f"{NS}title"): float(r.attrib["height"]) for r in bars}
     assert heights["2026-11-01 silver: 3"] == 3 * heights["2026-10-01 bronze: 1"]
     assert heights["2026-11-01 bronze: 0"] == 0
+
+
+def test_bars_write_each_value_and_describe_the_chart() -> None:
+    svg = bars("Meetings", [("placed", 8), ("held <b>", 2)])
+    root = parse(svg)
+    assert root.attrib["aria-label"] == "Meetings: placed 8, held <b> 2"
+    widths = {r.findtext(f"{NS}title"): float(r.attrib["width"]) for r in root.iter(f"{NS}rect")}
+    assert widths["placed: 8"] == 4 * widths["held <b>: 2"]
+    assert "<b>" not in svg
+
+
+def test_legends_use_the_colours_of_the_cells() -> None:
+    quotient = legend(Scale("quotient"))
+    assert [text for text, _ in quotient][2] == "1 (as the registry)"
+    assert quotient[2][1] == Scale("quotient").colour(1.0)
+    counts = legend(Scale("sequential", 40))
+    assert [text for text, _ in counts] == ["0", "10", "20", "30", "40"]
+    assert counts[-1][1] == Scale("sequential", 40).colour(40)
+
+
+def test_tile_maps_show_areas_without_a_value_and_link_tiles() -> None:
+    root = parse(tile_map("LQ", {"JP-47": 2.0}, quotient=True, areas=["JP-01", "JP-47"],
+                          links={"JP-47": "/observatory/regions/JP-47?a=1&b=2"}))  # fmt: skip
+    tips = {r.findtext(f"{NS}title"): r.attrib["fill"] for r in root.iter(f"{NS}rect")}
+    assert tips["JP-01: —"] == "#eeeeee"
+    links = [a.attrib["href"] for a in root.iter(f"{NS}a")]
+    assert links == ["/observatory/regions/JP-47?a=1&b=2"]

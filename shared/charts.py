@@ -1,9 +1,14 @@
-"""The observatory's pictures as SVG, drawn on the server: a heat table (ecosystem x
-area), a tile map of countries or regions coloured by a value, and a monthly bar chart.
+"""Every chart of the platform as SVG text, drawn on the server so pages need no script:
+a heat table (ecosystem x area), a tile map of countries or regions coloured by a value,
+a colour legend, stacked monthly bars and horizontal bars (an event's statistics).
 
-Pure functions from numbers to SVG text (no web, database or service import), for the
-web app's observatory pages. Every piece of text is XML-escaped, every number is checked
-finite, so a hostile name or a NaN cannot break the picture or inject markup.
+Pure functions from numbers to SVG text (no web, database or service import). Every
+piece of text is XML-escaped and every number checked finite, so a hostile name or a
+NaN cannot break the picture or inject markup.
+
+One hand-written module rather than a charting library: pygal has no heat table and
+matplotlib costs about a second to import and tens of milliseconds per picture (see
+README, "Observatory pages"), for pictures that are a few rectangles and labels.
 """
 
 from __future__ import annotations
@@ -130,19 +135,23 @@ def tile_map(
     *,
     quotient: bool = False,
     names: Mapping[str, str] | None = None,
+    areas: Sequence[str] = (),
+    links: Mapping[str, str] | None = None,
 ) -> str:
     """Countries (ISO 3166-1 codes) on the partner tile grid, or regions (ISO 3166-2
-    codes: laid out per country, a row each), coloured by value."""
+    codes: laid out per country, a row each), coloured by value. `areas` adds tiles
+    without a value (grey: nothing there); `links` makes a tile a link."""
     finite = [v for v in values.values() if math.isfinite(v)]
     scale = Scale("quotient") if quotient else Scale("sequential", max(finite, default=1.0))
+    codes_shown = sorted(set(values) | set(areas))
     places: dict[str, tuple[int, int]] = {}
-    if all("-" not in code for code in values):
-        extra = sorted(c for c in values if c not in COUNTRY_TILES)
-        places = {c: COUNTRY_TILES[c] for c in values if c in COUNTRY_TILES}
+    if all("-" not in code for code in codes_shown):
+        extra = sorted(c for c in codes_shown if c not in COUNTRY_TILES)
+        places = {c: COUNTRY_TILES[c] for c in codes_shown if c in COUNTRY_TILES}
         places |= {c: (i % 8, 10 + i // 8) for i, c in enumerate(extra)}
     else:
         by_country: dict[str, list[str]] = {}
-        for code in sorted(values):
+        for code in codes_shown:
             by_country.setdefault(code.split("-")[0], []).append(code)
         row = 0
         for _, codes in sorted(by_country.items()):
@@ -155,14 +164,20 @@ def tile_map(
         x, y = 4 + cx * TILE, top + cy * TILE
         v = values.get(code)
         label = (names or {}).get(code, code)
-        body.append(
+        fill = scale.colour(v)
+        ink = "#fff" if _is_dark(fill) else "#222"
+        tile = [
             f"<rect x='{x}' y='{y}' width='{TILE - 3}' height='{TILE - 3}' rx='4' "
-            f"fill='{scale.colour(v)}' stroke='#999' stroke-width='0.5'>"
-            f"<title>{escape(f'{label}: {_fmt(v)}')}</title></rect>"
-        )
-        body.append(_text(x + (TILE - 3) / 2, y + 17, code.split("-")[-1], size=11,
-                          anchor="middle", weight="bold"))  # fmt: skip
-        body.append(_text(x + (TILE - 3) / 2, y + 32, _fmt(v), size=9, anchor="middle"))
+            f"fill='{fill}' stroke='#999' stroke-width='0.5'>"
+            f"<title>{escape(f'{label}: {_fmt(v) or chr(8212)}')}</title></rect>",
+            _text(x + (TILE - 3) / 2, y + 17, code.split("-")[-1], size=11, anchor="middle",
+                  weight="bold", fill=ink),
+            _text(x + (TILE - 3) / 2, y + 32, _fmt(v), size=9, anchor="middle", fill=ink),
+        ]  # fmt: skip
+        href = (links or {}).get(code)
+        if href is not None:
+            tile = [f"<a href={quoteattr(href)}>", *tile, "</a>"]
+        body.extend(tile)
     width = 8 + (max((p[0] for p in places.values()), default=0) + 1) * TILE
     height = top + 4 + (max((p[1] for p in places.values()), default=0) + 1) * TILE
     return _svg(max(width, 240, 8 * len(title) + 10), height, title, body)
@@ -195,3 +210,32 @@ def monthly_bars(title: str, months: Sequence[str], series: Mapping[str, Sequenc
         if i % 3 == 0:
             body.append(_text(x, top + plot_h + 14, month[:7], size=9))
     return _svg(left + len(months) * (bw + 4) + 20, top + plot_h + 24, title, body)
+
+
+def legend(scale: Scale) -> list[tuple[str, str]]:
+    """Swatches (label, colour) that explain `scale`: the same colours the cells use."""
+    if scale.kind == "quotient":
+        steps = [0.25, 0.5, 1.0, 2.0, 4.0]
+        labels = ["1/4 or less", "1/2", "1 (as the registry)", "2", "4 or more"]
+        return [(label, scale.colour(v)) for label, v in zip(labels, steps, strict=True)]
+    top = scale.top if scale.top > 0 else 1.0
+    steps = [0.0, top / 4, top / 2, 3 * top / 4, top]
+    if top >= 4:  # counts: whole numbers read better than 0.75 of a cluster
+        steps = [float(round(v)) for v in steps]
+    return [(_fmt(round(v, 2)) or "0", scale.colour(v)) for v in steps]
+
+
+def bars(title: str, items: Sequence[tuple[str, int]]) -> str:
+    """Horizontal bars, one per (label, value), each value written after its bar."""
+    label_w, plot_w, row = 150, 330, 28
+    top_value = max((v for _, v in items), default=0) or 1
+    body: list[str] = []
+    for i, (label, value) in enumerate(items):
+        y = 5 + i * row
+        w = plot_w * value / top_value
+        body.append(_text(label_w - 8, y + 17, label, size=13, anchor="end"))
+        body.append(f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='20' fill='#1f5fbf'>"
+                    f"<title>{escape(f'{label}: {value}')}</title></rect>")  # fmt: skip
+        body.append(_text(label_w + w + 6, y + 17, str(value), size=13))
+    described = title + ": " + ", ".join(f"{label} {value}" for label, value in items)
+    return _svg(label_w + plot_w + 50, len(items) * row + 10, described, body)
