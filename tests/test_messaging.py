@@ -10,7 +10,7 @@ from typing import Any
 import nats
 import pytest
 from nats.js.api import StreamConfig
-from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
+from sqlalchemy import Column, Identity, Integer, MetaData, String, Table, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -21,7 +21,7 @@ from shared.db.engine import create_sessionmaker
 from shared.messaging.consumer import DurableConsumer
 from shared.messaging.envelope import Envelope
 from shared.messaging.inbox import InboxMixin
-from shared.messaging.outbox import OutboxRelay
+from shared.messaging.outbox import OutboxMixin, OutboxRelay
 from tests.harness import Platform, eventually
 from tests.registry_helpers import cluster_payload
 
@@ -132,6 +132,17 @@ class _TestBase(DeclarativeBase):
 class _Inbox(InboxMixin, _TestBase):
     __tablename__ = "inbox"
 
+
+class _Outbox(OutboxMixin, _TestBase):
+    __tablename__ = "outbox"
+
+
+handled_in_order = Table(
+    "handled_in_order",
+    _TestBase.metadata,
+    Column("seq", Integer, Identity(), primary_key=True),
+    Column("n", Integer),
+)
 
 effects = Table(
     "effects",
@@ -284,3 +295,103 @@ async def test_a_payload_off_its_contract_is_terminated_and_the_batch_goes_on(
     async with scratch.connect() as conn:
         rows = (await conn.execute(select(effects.c.event_id))).scalars().all()
     assert sorted(rows) == sorted(str(c) for c in good)
+
+
+async def test_relays_of_several_replicas_publish_one_outbox_in_the_order_written(
+    scratch: AsyncEngine, test_stream: tuple[Any, str, str]
+) -> None:
+    """Two replicas' relays on one outbox: consumers get the events in `seq` order,
+    not two interleaved batches (which would reorder one object's changes)."""
+    js, stream, subject = test_stream
+    sessionmaker = create_sessionmaker(scratch)
+    written = []
+    async with sessionmaker() as session, session.begin():
+        for n in range(120):
+            envelope = Envelope(type=f"{subject}.changed", tenant="jp", data={"n": n})
+            written.append(str(envelope.id))
+            session.add(
+                _Outbox(
+                    event_id=envelope.id,
+                    subject=f"{subject}.changed",
+                    tenant="jp",
+                    payload=envelope.model_dump(mode="json"),
+                )
+            )
+    relays = [
+        OutboxRelay(f"replica-{i}", _Outbox, sessionmaker, js, batch_size=10, poll_seconds=0.01)
+        for i in (1, 2)
+    ]
+    # Both relays guard the same outbox: the lock is per service, as in production.
+    for relay in relays:
+        relay.service = "messaging-test"
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+
+    async def unpublished() -> int:
+        async with sessionmaker() as session:
+            rows = await session.scalars(select(_Outbox).where(_Outbox.published_at.is_(None)))
+            return len(rows.all())
+
+    try:
+        await eventually(unpublished, until=lambda n: n == 0, timeout=30)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    sub = await js.pull_subscribe(f"{subject}.>", stream=stream)
+    received: list[str] = []
+    while len(received) < len(written):
+        msgs = await sub.fetch(len(written) - len(received), timeout=5)
+        received += [str(Envelope.from_bytes(m.data).id) for m in msgs]
+    assert received == written
+
+
+async def test_replicas_sharing_an_in_order_consumer_commit_its_events_in_stream_order(
+    scratch: AsyncEngine, test_stream: tuple[Any, str, str]
+) -> None:
+    """Two replicas on one durable consumer marked in_order: what they commit follows
+    the stream's order (webhook deliveries of a subject rely on it)."""
+    js, stream, subject = test_stream
+    sessionmaker = create_sessionmaker(scratch)
+
+    async def handler(session: Any, envelope: Envelope) -> None:
+        await asyncio.sleep(0)  # let the other replica run in between
+        await session.execute(handled_in_order.insert().values(n=envelope.data["n"]))
+
+    replicas = [
+        DurableConsumer(
+            name="in-order",
+            stream=stream,
+            subject=f"{subject}.>",
+            js=js,
+            sessionmaker=sessionmaker,
+            inbox=_Inbox,
+            handler=handler,
+            batch=5,
+            in_order=True,
+        )
+        for _ in range(2)
+    ]
+    for replica in replicas:
+        await replica.subscribe()
+    for n in range(60):
+        envelope = Envelope(type=f"{subject}.changed", tenant="jp", data={"n": n})
+        await js.publish(f"{subject}.changed", envelope.to_bytes())
+
+    async def work(replica: DurableConsumer) -> None:
+        while True:
+            await replica.poll_once(timeout=0.2)
+
+    tasks = [asyncio.create_task(work(r)) for r in replicas]
+
+    async def handled() -> list[int]:
+        async with scratch.connect() as conn:
+            rows = await conn.execute(select(handled_in_order.c.n).order_by(handled_in_order.c.seq))
+            return [r[0] for r in rows]
+
+    try:
+        order = await eventually(handled, until=lambda ns: len(ns) >= 60, timeout=30)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == list(range(60))

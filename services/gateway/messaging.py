@@ -65,6 +65,8 @@ def webhook_consumers(rt: AnyRuntime, wake: Callable[[], None]) -> list[DurableC
             inbox=Inbox,
             handler=_fan_out,
             on_committed=lambda _envelopes: wake(),
+            # Deliveries of one subject go out in the order they were created here.
+            in_order=True,
         )
         for name, (stream, subject) in WEBHOOK_CONSUMERS.items()
     ]

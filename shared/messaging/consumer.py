@@ -64,8 +64,16 @@ class DurableConsumer:
         batch: int = 100,
         on_committed: Committed | None = None,
         telemetry: Telemetry = OFF,
+        in_order: bool = False,
     ) -> None:
         self.name = name
+        # Replicas share a durable consumer, so two of them may handle neighbouring
+        # messages at once and commit them in either order. Where order matters (webhook
+        # deliveries per subject), one message at a time is out across all replicas:
+        # slower (a transaction per event), but the stream's order is the commit order.
+        self.in_order = in_order
+        if in_order:
+            self.batch = 1
         self.stream = stream
         self.subject = subject
         self.js = js
@@ -86,6 +94,7 @@ class DurableConsumer:
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=self.max_deliver,
             ack_wait=30,
+            max_ack_pending=1 if self.in_order else None,
         )
         self._sub = await self.js.pull_subscribe(
             self.subject, durable=self.name, stream=self.stream, config=config

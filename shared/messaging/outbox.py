@@ -1,7 +1,8 @@
 """Transactional outbox: the event row commits with the change; a relay publishes it.
 
 `record_event` is called inside the request's transaction. The relay takes unpublished
-rows with `FOR UPDATE SKIP LOCKED` (replicas share the work), publishes each with
+rows in `seq` order, one relay at a time per outbox across replicas (an advisory lock,
+so one object's events go out in the order they were written), publishes each with
 `Nats-Msg-Id` = event id (JetStream drops duplicates of a retry) and stamps
 `published_at` in the same transaction. If NATS is down, the transaction rolls back,
 the rows stay, and the relay retries with a capped backoff: a broker outage delays
@@ -24,7 +25,7 @@ import structlog
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
-from sqlalchemy import BigInteger, DateTime, Identity, String, func, select
+from sqlalchemy import BigInteger, DateTime, Identity, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -124,6 +125,15 @@ class OutboxRelay:
         """Publish one batch; returns how many rows went out. Raises if NATS fails."""
         model = self.model
         async with self.sessionmaker() as session, session.begin():
+            # One relay at a time per outbox, across replicas: two relays taking
+            # neighbouring batches would publish them in either order, and consumers
+            # rely on one object's events arriving in the order they were written.
+            # The other replicas' relays find the lock taken and wait for their next turn.
+            if not await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"outbox:{self.service}"},
+            ):
+                return 0
             rows = (
                 await session.scalars(
                     select(model)
