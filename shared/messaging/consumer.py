@@ -27,6 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import Span, SpanKind
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.messaging.envelope import Envelope
@@ -42,6 +43,8 @@ Committed = Callable[[list[Envelope]], Awaitable[None] | None]
 
 # How long to wait for the rest of a batch once its first message is in.
 REST_OF_BATCH_SECONDS = 0.05
+# An in-order consumer whose turn another replica has looks again after this long.
+TURN_RETRY_SECONDS = 0.2
 
 CONSUMED = Counter("clusterbridge_events_consumed_total", "Events handled", ["consumer", "outcome"])
 CONSUMER_LAG = Gauge(
@@ -67,13 +70,10 @@ class DurableConsumer:
         in_order: bool = False,
     ) -> None:
         self.name = name
-        # Replicas share a durable consumer, so two of them may handle neighbouring
-        # messages at once and commit them in either order. Where order matters (webhook
-        # deliveries per subject), one message at a time is out across all replicas:
-        # slower (a transaction per event), but the stream's order is the commit order.
+        # Replicas share a durable consumer, so two of them may fetch neighbouring
+        # batches and commit them in either order. Where order matters (webhook
+        # deliveries per subject), replicas take turns: see poll_once.
         self.in_order = in_order
-        if in_order:
-            self.batch = 1
         self.stream = stream
         self.subject = subject
         self.js = js
@@ -94,7 +94,6 @@ class DurableConsumer:
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=self.max_deliver,
             ack_wait=30,
-            max_ack_pending=1 if self.in_order else None,
         )
         self._sub = await self.js.pull_subscribe(
             self.subject, durable=self.name, stream=self.stream, config=config
@@ -222,6 +221,23 @@ class DurableConsumer:
 
     async def poll_once(self, timeout: float = 1.0) -> int:
         """Fetch and handle one batch; returns how many messages were handled."""
+        if not self.in_order:
+            return await self._fetch_and_handle(timeout)
+        # In order across replicas: one replica at a time fetches, handles, commits and
+        # acks a batch, under a lock that the next batch's fetch waits for, so the
+        # commit order is the stream's order. The others find it taken and look again.
+        async with self.sessionmaker() as session, session.begin():
+            turn = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"consumer:{self.name}"},
+            )
+            if not turn:
+                await asyncio.sleep(min(timeout, TURN_RETRY_SECONDS))
+                return 0
+            # Short fetches: the lock holds a connection while it waits for messages.
+            return await self._fetch_and_handle(min(timeout, TURN_RETRY_SECONDS * 5))
+
+    async def _fetch_and_handle(self, timeout: float) -> int:
         assert self._sub is not None, "subscribe() first"
         # Wait for one message, then take what else is there at once. A single fetch of
         # the whole batch would hold a message that arrived alone until the batch
