@@ -170,3 +170,18 @@ def grant_sequences(schema: str) -> None:
 def grant_tables(schema: str, *tables: str) -> None:
     names = ", ".join(f"{schema}.{table}" for table in tables)
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {names} TO {APP_ROLE}")
+
+
+def add_outbox_headers(schema: str) -> None:
+    """Outbox rows keep the headers of the request that wrote them (request id, W3C
+    trace context). Nullable, no default: older rows and rows written outside any
+    request have none, and adding the column rewrites nothing."""
+    op.add_column(
+        "outbox",
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        schema=schema,
+    )
+
+
+def drop_outbox_headers(schema: str) -> None:
+    op.drop_column("outbox", "headers", schema=schema)

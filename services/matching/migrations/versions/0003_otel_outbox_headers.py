@@ -10,9 +10,7 @@ Revises: 0002
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects import postgresql
+from shared.db.migration_ops import add_outbox_headers, drop_outbox_headers
 
 revision: str = "otel_matching_outbox_headers"
 down_revision: str | None = "0002"
@@ -21,12 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "outbox",
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        schema="matching",
-    )
+    add_outbox_headers("matching")
 
 
 def downgrade() -> None:
-    op.drop_column("outbox", "headers", schema="matching")
+    drop_outbox_headers("matching")
