@@ -31,6 +31,7 @@ outputs the search assumes false: "at most b breaks" is the assumption not rhs[b
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import random
 import time
@@ -48,6 +49,8 @@ SOLVER = "cadical195"
 # Seconds per slice of a search call (see _Search.minimise), turned into a conflict
 # budget at the rate measured so far (1,500 to 20,000 conflicts per second here).
 SLICE = 0.5
+# Seconds per call of a portfolio process before it looks at the other's bounds.
+PORTFOLIO_SLICE = 1.0
 # Caps per participant (see _Search.caps) only up to this slack: higher ones slowed
 # forum-13crafb down several times over.
 MAX_SLACK = 0
@@ -576,6 +579,41 @@ class Config:
     # A schedule (slot per meeting, -1 unplaced) to start from when not everything can
     # be placed.
     hint: tuple[int, ...] | None = None
+    # CaDiCaL options of this process (name, value), on top of CADICAL_OPTIONS.
+    cadical: tuple[tuple[str, int], ...] = ()
+
+
+class Shared:
+    """Bounds the search processes of one portfolio tell each other, per level name.
+
+    `lower[name]`: a proven lower bound; `upper[name]`: the value of a schedule one of
+    them has sent. Either process may use the other's proofs (the levels before are
+    optimal values, the same for both), and stops once a bound meets a schedule.
+    Only "breaks", the last level, takes the other's schedule as its own answer: an
+    earlier level's schedule must be the process's own, for the levels after it.
+    """
+
+    NAMES = ("unplaced", "breaks")
+
+    def __init__(self, ctx: multiprocessing.context.BaseContext) -> None:
+        # Lock-free: each value only moves one way, and a stale read costs a slice.
+        self.lower = {name: ctx.Value("q", -1, lock=False) for name in self.NAMES}
+        self.upper = {name: ctx.Value("q", 2**62, lock=False) for name in self.NAMES}
+
+    def raise_lower(self, name: str, value: int) -> None:
+        cell = self.lower.get(name)
+        if cell is not None and value > cell.value:
+            cell.value = value
+
+    def lower_upper(self, name: str, value: int) -> None:
+        cell = self.upper.get(name)
+        if cell is not None and value < cell.value:
+            cell.value = value
+
+    def bounds(self, name: str) -> tuple[int, int]:
+        if name not in self.lower:
+            return -1, 2**62
+        return self.lower[name].value, self.upper[name].value
 
 
 class _Counter:
@@ -607,12 +645,18 @@ def _value(lits: list[int], model: list[int]) -> int:
 
 class _Search:
     def __init__(
-        self, prep: Prepared, goal: Goal, config: Config, send: Callable[[tuple[object, ...]], None]
+        self,
+        prep: Prepared,
+        goal: Goal,
+        config: Config,
+        send: Callable[[tuple[object, ...]], None],
+        shared: Shared | None = None,
     ) -> None:
         self.prep = prep
         self.goal = goal
         self.config = config
         self.send = send
+        self.shared = shared
         # Conflicts per second, measured as the search goes.
         self.rate = 2_000.0
         # Per participant: totalizer outputs over its break ends (see caps).
@@ -627,9 +671,12 @@ class _Search:
             rng = random.Random(self.config.seed)
             clauses = [list(c) for c in clauses]
             rng.shuffle(clauses)
-        sat = Solver(name=SOLVER, bootstrap_with=clauses)
-        if CADICAL_OPTIONS:
-            sat.configure(CADICAL_OPTIONS)
+        # Options before the clauses: CaDiCaL takes most of them only while configuring.
+        sat = Solver(name=SOLVER)
+        options = {**CADICAL_OPTIONS, **dict(self.config.cadical)}
+        if options:
+            sat.configure(options)
+        sat.append_formula(clauses)
         # Prefer no break and every meeting placed: the first model is then a good one.
         phases = [-v for v in enc.all_ends()] + [u for u in enc.placed if u is not None]
         hint = self.config.hint
@@ -764,20 +811,40 @@ class _Search:
         """
         stretch = 1.0
         step = ub
+        shared = self.shared
         while lb < ub:
-            # Until the switch, one call runs to it (slices cost: each call restarts).
+            if shared is not None:
+                theirs_lb, theirs_ub = shared.bounds(name)
+                if theirs_lb > lb:
+                    lb = min(theirs_lb, ub)
+                    self.send(("bound", name, lb))
+                if name == "breaks" and lb >= theirs_ub:
+                    # The other process holds a schedule at the proven bound: the
+                    # parent has it, this level is settled.
+                    self.send(("level", name, lb))
+                    return lb, model
+                if lb >= ub:
+                    break
+            # Until the switch, one call runs to it (slices cost: each call restarts);
+            # in a portfolio, calls of PORTFOLIO_SLICE let the other's bounds in.
             switch = self.config.switch_at
             seconds = 1e9 if switch is None else max(SLICE, switch - time.monotonic())
+            if shared is not None:
+                seconds = min(seconds, PORTFOLIO_SLICE)
             caps = self.caps(enc, sat, lb) if name == "breaks" else []
             status = self.limited(sat, [*assumptions, *counter.at_most(lb), *caps], seconds)
             if status:
                 model = sat.get_model()
                 self.send(("solution", enc.decode(model)))
                 ub = _value(counter.lits, model)
+                if shared is not None:
+                    shared.lower_upper(name, ub)
                 break
             if status is False:
                 lb += 1
                 self.send(("bound", name, lb))
+                if shared is not None:
+                    shared.raise_lower(name, lb)
                 continue
             if not model or switch is None or time.monotonic() < switch:
                 continue
@@ -789,9 +856,13 @@ class _Search:
                 model = sat.get_model()
                 self.send(("solution", enc.decode(model)))
                 ub = _value(counter.lits, model)
+                if shared is not None:
+                    shared.lower_upper(name, ub)
             elif status is False:
                 lb = target + 1
                 self.send(("bound", name, lb))
+                if shared is not None:
+                    shared.raise_lower(name, lb)
             else:
                 step = max(1, min(step, ub - target) // 2)
                 stretch *= 1.5
@@ -841,7 +912,11 @@ class _Search:
 
 
 def search(
-    prep: Prepared, goal: Goal, send: Callable[[tuple[object, ...]], None], config: Config
+    prep: Prepared,
+    goal: Goal,
+    send: Callable[[tuple[object, ...]], None],
+    config: Config,
+    shared: Shared | None = None,
 ) -> None:
     """Run the whole lexicographic search, sending what it finds as it goes.
 
@@ -850,7 +925,7 @@ def search(
     bound on a level whose earlier levels are proven; ("infeasible",) when even the
     fixed meetings cannot be placed; ("done",) when everything is proven.
     """
-    _Search(prep, goal, config, send).run()
+    _Search(prep, goal, config, send, shared).run()
 
 
 # -- running it beside the caller ----------------------------------------------------
@@ -871,9 +946,11 @@ class Outcome:
     ran: bool = True
 
 
-def _child(prep: Prepared, goal: Goal, config: Config, conn: Connection) -> None:
+def _child(
+    prep: Prepared, goal: Goal, config: Config, conn: Connection, shared: Shared | None
+) -> None:
     try:
-        search(prep, goal, conn.send, config)
+        search(prep, goal, conn.send, config, shared)
     except (BrokenPipeError, EOFError):
         pass
     finally:
@@ -890,10 +967,11 @@ def run(prep: Prepared, goal: Goal, deadline: float, configs: Sequence[Config]) 
     procs: list[multiprocessing.process.BaseProcess] = []
     conns: list[Connection] = []
     out = Outcome([], {}, {}, False, False)
+    shared = Shared(ctx) if len(configs) > 1 else None
     try:
         for config in configs:
             parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(prep, goal, config, child), daemon=True)
+            proc = ctx.Process(target=_child, args=(prep, goal, config, child, shared), daemon=True)
             try:
                 proc.start()
             except (AssertionError, OSError):
@@ -922,6 +1000,12 @@ def run(prep: Prepared, goal: Goal, deadline: float, configs: Sequence[Config]) 
                     live.remove(conn)
                     continue
                 _take(out, message)
+        # One process can settle the search with the other's schedule: what the
+        # others sent before that is in their pipes.
+        for conn in live:
+            with contextlib.suppress(EOFError, OSError):
+                while conn.poll(0):
+                    _take(out, conn.recv())
         return out
     finally:
         for worker in procs:
