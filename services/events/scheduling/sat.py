@@ -657,6 +657,9 @@ class _Search:
         self.config = config
         self.send = send
         self.shared = shared
+        # Every meeting placed is assumed, not yet proven (no first schedule was asked
+        # for): bounds on breaks are kept to this process until a schedule proves it.
+        self.pending = False
         # Conflicts per second, measured as the search goes.
         self.rate = 2_000.0
         # Per participant: totalizer outputs over its break ends (see caps).
@@ -716,11 +719,20 @@ class _Search:
         send = self.send
         if goal.try_all_placed:
             enc, sat, assumptions = self.start(all_placed=True)
-            model = self.feasible(sat, enc, assumptions, need=self.config.first_solution)
+            # The spread search of a fairness preference needs a schedule to start.
+            need = self.config.first_solution or (
+                goal.fairness is not None and not goal.fairness_hard
+            )
+            model = self.feasible(sat, enc, assumptions, need=need)
             if model is not None:
-                send(("level", "unplaced", 0))
-                self.finish(enc, sat, assumptions, model)
-                return
+                if model:
+                    send(("level", "unplaced", 0))
+                else:
+                    self.pending = True
+                if self.finish(enc, sat, assumptions, model):
+                    return
+                # Refuted: not every meeting can be placed after all.
+                self.pending = False
             sat.delete()
         enc, sat, assumptions = self.start(all_placed=False)
         found = None
@@ -762,8 +774,11 @@ class _Search:
         self.send(("solution", enc.decode(model)))
         return list(model)
 
-    def finish(self, enc: Encoding, sat: Solver, assumptions: list[int], model: list[int]) -> None:
-        """Spread (fairness as a preference), then breaks, given the placed weight."""
+    def finish(self, enc: Encoding, sat: Solver, assumptions: list[int], model: list[int]) -> bool:
+        """Spread (fairness as a preference), then breaks, given the placed weight.
+
+        False when the placed weight was only assumed (Config.first_solution off) and
+        no schedule has it."""
         goal = self.goal
         send = self.send
         assumptions = list(assumptions)
@@ -781,16 +796,23 @@ class _Search:
             assumptions.append(g)
         ends = enc.all_ends()
         if not ends:
+            if self.pending:
+                model = self.feasible(sat, enc, assumptions, need=True) or []
+                if not model:
+                    return False
+                self.pending = False
+                send(("level", "unplaced", 0))
             send(("level", "breaks", 0))
             send(("done",))
-            return
+            return True
         ub = _value(ends, model) if model else len(ends)
         counter = _Counter(enc, sat, ends, min(ub, sum(enc.floors) + 8))
-        found, _ = self.minimise(
+        _, final = self.minimise(
             sat, enc, counter, sum(enc.floors), ub, assumptions, model, "breaks"
         )
-        if found is not None:
+        if final:
             send(("done",))
+        return bool(final)
 
     def minimise(
         self,
@@ -813,7 +835,7 @@ class _Search:
         step = ub
         shared = self.shared
         while lb < ub:
-            if shared is not None:
+            if shared is not None and not self.pending:
                 theirs_lb, theirs_ub = shared.bounds(name)
                 if theirs_lb > lb:
                     lb = min(theirs_lb, ub)
@@ -835,16 +857,24 @@ class _Search:
             status = self.limited(sat, [*assumptions, *counter.at_most(lb), *caps], seconds)
             if status:
                 model = sat.get_model()
+                if self.pending:
+                    # An all-placed schedule: the assumption is proven, and with it
+                    # the bounds found so far.
+                    self.pending = False
+                    self.send(("level", "unplaced", 0))
+                    self.send(("bound", name, lb))
                 self.send(("solution", enc.decode(model)))
                 ub = _value(counter.lits, model)
                 if shared is not None:
+                    shared.raise_lower(name, lb)
                     shared.lower_upper(name, ub)
                 break
             if status is False:
                 lb += 1
-                self.send(("bound", name, lb))
-                if shared is not None:
-                    shared.raise_lower(name, lb)
+                if not self.pending:
+                    self.send(("bound", name, lb))
+                    if shared is not None:
+                        shared.raise_lower(name, lb)
                 continue
             if not model or switch is None or time.monotonic() < switch:
                 continue
@@ -866,6 +896,10 @@ class _Search:
             else:
                 step = max(1, min(step, ub - target) // 2)
                 stretch *= 1.5
+        if not model:
+            # Every bound refused and no schedule: the assumption (every meeting
+            # placed) was wrong; another process settles it.
+            return ub, model
         self.send(("level", name, ub))
         return ub, model
 

@@ -1,0 +1,110 @@
+"""The SAT portfolio: two differently configured searches that share their bounds.
+
+Each configuration alone must prove the same optimum as the other and as CP-SAT; a
+process told of the other's proof and schedule must stop on them; and the portfolio
+through solve() must return that optimum, proven, with a valid schedule.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+
+import pytest
+
+from services.events.scheduling import sat, validate
+from services.events.scheduling.model import Meeting, Participant, SchedulingProblem, prepare
+from services.events.scheduling.solve import SAT_CONFIGS, solve
+from tests.events.schedule_validator import validate as independent
+
+
+def crowded_day(seed: int) -> SchedulingProblem:
+    """Twelve people, many requests, few tables: an optimum with some breaks."""
+    rng = random.Random(seed)
+    people = 12
+    pairs = sorted({tuple(sorted(rng.sample(range(people), 2))) for _ in range(40)})
+    return SchedulingProblem(
+        n_slots=8,
+        session_of_slot=(0, 0, 0, 0, 1, 1, 1, 1),
+        n_tables=4,
+        participants=tuple(Participant(p) for p in range(people)),
+        meetings=tuple(
+            Meeting(i, a, b, sessions=rng.choice((None, None, frozenset({0}), frozenset({1}))))
+            for i, (a, b) in enumerate(pairs)
+        ),
+        fairness=2,
+    )
+
+
+def levels_of(
+    problem: SchedulingProblem, config: sat.Config, shared: sat.Shared | None = None
+) -> tuple[dict[str, int], list[tuple[object, ...]]]:
+    prep = prepare(problem)
+    goal = sat.Goal(fairness=2, fairness_hard=True, unplaced_floor=0, try_all_placed=True)
+    sent: list[tuple[object, ...]] = []
+    sat.search(prep, goal, sent.append, config, shared)
+    levels: dict[str, int] = {}
+    for message in sent:
+        if message[0] == "level":
+            name, value = message[1], message[2]
+            assert isinstance(name, str)
+            assert isinstance(value, int)
+            levels[name] = value
+    return levels, sent
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_each_configuration_proves_the_same_optimum(seed: int) -> None:
+    problem = crowded_day(seed)
+    found = [levels_of(problem, config)[0] for config in SAT_CONFIGS]
+    assert "breaks" in found[0]
+    assert found[1] == found[0]
+    exact = solve(problem, time_limit=20, method="exact")
+    assert exact.optimal
+    assert found[0]["breaks"] == exact.total_breaks
+
+
+def test_a_process_stops_on_the_others_proof_and_schedule() -> None:
+    problem = crowded_day(2)
+    levels, alone = levels_of(problem, SAT_CONFIGS[0])
+    optimum = levels["breaks"]
+    first = next(m[1] for m in alone if m[0] == "solution")
+    assert isinstance(first, list)
+    # Meaningful only if the first schedule is not already optimal.
+    assert validate.spread_of(prepare(problem), first)[0] > optimum
+    shared = sat.Shared(multiprocessing.get_context("fork"))
+    shared.raise_lower("breaks", optimum)
+    shared.lower_upper("breaks", optimum)
+    levels, sent = levels_of(problem, SAT_CONFIGS[0], shared)
+    assert levels["breaks"] == optimum
+    # It proved no bound of its own: the bound came from the other process.
+    assert [m[2] for m in sent if m[0] == "bound" and m[1] == "breaks"] == [optimum]
+    # And it sent only its first schedule: the other holds the optimal one.
+    assert [m[0] for m in sent].count("solution") == 1
+
+
+def test_a_process_that_assumed_every_meeting_placed_falls_back() -> None:
+    # Seed 3 cannot place every meeting within d = 2: the satisfiable-mode process,
+    # which starts without a first schedule, must neither claim it nor share bounds
+    # made under it, and then settle the real problem itself.
+    problem = crowded_day(3)
+    levels, _ = levels_of(problem, SAT_CONFIGS[0])
+    assert levels["unplaced"] > 0
+    shared = sat.Shared(multiprocessing.get_context("fork"))
+    found, sent = levels_of(problem, SAT_CONFIGS[1], shared)
+    assert found == levels
+    assert ("level", "unplaced", 0) not in sent
+    assert shared.bounds("breaks")[0] <= levels["breaks"]
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_the_portfolio_returns_the_proven_optimum(seed: int) -> None:
+    problem = crowded_day(seed)
+    optimum = levels_of(problem, SAT_CONFIGS[0])[0]["breaks"]
+    result = solve(problem, time_limit=20)
+    assert independent(problem, result, ()) == []
+    assert result.extra.get("rejected", 0) == 0
+    assert result.optimal
+    assert result.method == "sat"
+    assert result.total_breaks == optimum
+    assert result.breaks_bound == optimum
