@@ -27,7 +27,10 @@ def when(value: str | datetime | None, zone_name: str | None = "UTC") -> str:
         return ""
     tz = zone(zone_name)
     local = parse_time(value).astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({tz.key})"
+    short = local.tzname()
+    # "05:16 UTC", not "05:16 UTC (UTC)": the zone's name only when it says more.
+    named = "" if short == tz.key else f" ({tz.key})"
+    return f"{local:%Y-%m-%d %H:%M} {short}{named}"
 
 
 def clock(value: str | datetime | None, zone_name: str | None = "UTC") -> str:

@@ -36,6 +36,7 @@ NOTICES = {
     "saved": "Saved.",
     "invited": "The invitation is on its way.",
     "registered": "Registered.",
+    "waitlisted": "The training is full: you are on its waiting list.",
     "request-sent": "Your meeting request is sent.",
     "answered": "Your answer is recorded.",
     "created": "Created.",

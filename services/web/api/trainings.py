@@ -164,7 +164,10 @@ async def register(training_id: uuid.UUID, p: SignedInDep) -> Response:
         "POST", f"/v1/trainings/{training_id}/registrations", json={"name": form.get("name")}
     )
     if r.status_code == 201:
-        return p.redirect(f"/trainings/{training_id}", notice="registered")
+        waiting = r.json().get("status") == "waiting"
+        return p.redirect(
+            f"/trainings/{training_id}", notice="waitlisted" if waiting else "registered"
+        )
     if r.status_code == 404:
         raise Refused(404, "Not found", "There is no such training.")
     errors = explain(r, {"name": "name"})
