@@ -8,7 +8,7 @@ and a later one begins", fairness hard (max - min breaks <= d), one weighted obj
 the independent checker's reader and shares no code with the scheduler.
 
     python bench/b2b_cpsat_reference.py FOLDER [--set holdout] [--time-limit 10]
-                                        [--only SUBSTRING] [--limit N] [--every K]
+                                        [--only SUBSTRING] [--limit N] [--every K [--offset I]]
 
 Both get the same wall time limit: the scheduler as the whole command
 (`clusterbridge schedule --dzn FILE --json`), the reference as its solve call (model
@@ -163,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--every", type=int, default=1, help="every k-th variant: a sample over all instances"
     )
+    parser.add_argument("--offset", type=int, default=0, help="with --every: start at this one")
     parser.add_argument("--no-reference", action="store_true", help="the scheduler only")
     args = parser.parse_args(argv)
     found = [v for v in variants(args.folder, args.set) if not args.only or args.only in v[0]]
-    found = found[:: max(1, args.every)]
+    found = found[max(0, args.offset) :: max(1, args.every)]
     found = found[: args.limit] if args.limit else found
     print(f"{len(found)} variants ({args.set}), time limit {args.time_limit} s, d = "
           f"{args.fairness} hard; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
