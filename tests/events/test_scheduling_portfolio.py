@@ -11,6 +11,7 @@ import multiprocessing
 import random
 
 import pytest
+from pysat.solvers import Solver
 
 from services.events.scheduling import sat, validate
 from services.events.scheduling.model import Meeting, Participant, SchedulingProblem, prepare
@@ -108,3 +109,25 @@ def test_the_portfolio_returns_the_proven_optimum(seed: int) -> None:
     assert result.method == "sat"
     assert result.total_breaks == optimum
     assert result.breaks_bound == optimum
+
+
+def test_calls_on_one_bound_get_twice_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each call restarts CaDiCaL's search: a bound that a slice did not settle gets
+    # a longer call next, not the same slice again.
+    real = sat._Search.limited
+    asked: list[float] = []
+
+    def limited(
+        self: sat._Search, solver: Solver, assumptions: list[int], seconds: float
+    ) -> bool | None:
+        asked.append(seconds)
+        if len(asked) <= 3:
+            return None  # as if the budget ran out
+        return real(self, solver, assumptions, seconds)
+
+    monkeypatch.setattr(sat._Search, "limited", limited)
+    problem = crowded_day(2)
+    levels, _ = levels_of(problem, SAT_CONFIGS[0], sat.Shared(multiprocessing.get_context("fork")))
+    assert levels["breaks"] == levels_of(problem, SAT_CONFIGS[0])[0]["breaks"]
+    slice_ = sat.PORTFOLIO_SLICE
+    assert asked[:4] == [slice_, 2 * slice_, 4 * slice_, 8 * slice_]
