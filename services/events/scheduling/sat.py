@@ -411,7 +411,8 @@ class Encoding:
                 here = row[first]
                 if here is None:
                     continue
-                before = [] if first == 0 or row[first - 1] is None else [row[first - 1]]
+                idle = row[first - 1] if first > 0 else None
+                before = [] if idle is None else [idle]
                 run = range(first, first + k)
                 fits = first + k <= n_slots and all(row[s] is not None for s in run)
                 if fits:
