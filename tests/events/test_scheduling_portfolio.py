@@ -111,9 +111,8 @@ def test_the_portfolio_returns_the_proven_optimum(seed: int) -> None:
     assert result.breaks_bound == optimum
 
 
-def test_calls_on_one_bound_get_twice_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Each call restarts CaDiCaL's search: a bound that a slice did not settle gets
-    # a longer call next, not the same slice again.
+def record_calls(monkeypatch: pytest.MonkeyPatch, give_up: int) -> list[float]:
+    """The seconds asked of each call; the first `give_up` calls run out of budget."""
     real = sat._Search.limited
     asked: list[float] = []
 
@@ -121,13 +120,39 @@ def test_calls_on_one_bound_get_twice_the_time(monkeypatch: pytest.MonkeyPatch) 
         self: sat._Search, solver: Solver, assumptions: list[int], seconds: float
     ) -> bool | None:
         asked.append(seconds)
-        if len(asked) <= 3:
+        if len(asked) <= give_up:
             return None  # as if the budget ran out
         return real(self, solver, assumptions, seconds)
 
     monkeypatch.setattr(sat._Search, "limited", limited)
+    return asked
+
+
+def test_calls_on_one_bound_get_twice_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each call restarts CaDiCaL's search: a bound that a slice did not settle gets
+    # a longer call next, not the same slice again.
+    asked = record_calls(monkeypatch, give_up=3)
     problem = crowded_day(2)
-    levels, _ = levels_of(problem, SAT_CONFIGS[0], sat.Shared(multiprocessing.get_context("fork")))
+    shared = sat.Shared(multiprocessing.get_context("fork"))
+    shared.join()  # another process shares real bounds
+    levels, _ = levels_of(problem, SAT_CONFIGS[0], shared)
     assert levels["breaks"] == levels_of(problem, SAT_CONFIGS[0])[0]["breaks"]
     slice_ = sat.PORTFOLIO_SLICE
     assert asked[:4] == [slice_, 2 * slice_, 4 * slice_, 8 * slice_]
+
+
+@pytest.mark.parametrize("config", [0, 1])
+def test_no_slices_when_nothing_can_come_in(monkeypatch: pytest.MonkeyPatch, config: int) -> None:
+    # Slices are there to read the other's bounds between calls. Alone among the
+    # processes that share real bounds (the other still assumes every meeting
+    # placed), or itself under that assumption (it reads nothing), a process would
+    # only restart its search for nothing: each call runs to the end.
+    asked = record_calls(monkeypatch, give_up=0)
+    problem = crowded_day(2)
+    shared = sat.Shared(multiprocessing.get_context("fork"))
+    if config == 1:
+        shared.join()  # the first process shares; this one starts under the assumption
+    levels, _ = levels_of(problem, SAT_CONFIGS[config], shared)
+    assert levels["breaks"] == levels_of(problem, SAT_CONFIGS[0])[0]["breaks"]
+    assert asked
+    assert all(seconds > 1e8 for seconds in asked)

@@ -663,6 +663,17 @@ class Shared:
         # Lock-free: each value only moves one way, and a stale read costs a slice.
         self.lower = {name: ctx.Value("q", -1, lock=False) for name in self.NAMES}
         self.upper = {name: ctx.Value("q", 2**62, lock=False) for name in self.NAMES}
+        # Processes whose bounds are real (not made under an assumption): only with
+        # two of them is there anything to read between calls.
+        self.sharing = ctx.Value("q", 0)
+
+    def join(self) -> None:
+        with self.sharing.get_lock():
+            self.sharing.value += 1
+
+    def others(self) -> bool:
+        """Whether another process than the caller (which has joined) shares."""
+        return bool(self.sharing.value >= 2)
 
     def raise_lower(self, name: str, value: int) -> None:
         cell = self.lower.get(name)
@@ -728,6 +739,14 @@ class _Search:
         self.rate = 2_000.0
         # Per participant: totalizer outputs over its break ends (see caps).
         self.own: dict[int, list[int]] = {}
+        self.joined = False
+
+    def settle(self) -> None:
+        """This process's bounds are real from now on: it shares them."""
+        self.pending = False
+        if self.shared is not None and not self.joined:
+            self.joined = True
+            self.shared.join()
 
     def start(self, all_placed: bool) -> tuple[Encoding, Solver, list[int]]:
         """Encoding and solver; the assumptions every later call carries."""
@@ -791,13 +810,14 @@ class _Search:
             if model is not None:
                 if model:
                     send(("level", "unplaced", 0))
+                    self.settle()
                 else:
                     self.pending = True
                 if self.finish(enc, sat, assumptions, model):
                     return
-                # Refuted: not every meeting can be placed after all.
-                self.pending = False
             sat.delete()
+        # Not every meeting can be placed (or that was never assumed).
+        self.settle()
         enc, sat, assumptions = self.start(all_placed=False)
         found = None
         hint = self.config.hint
@@ -864,7 +884,7 @@ class _Search:
                 model = self.feasible(sat, enc, assumptions, need=True) or []
                 if not model:
                     return False
-                self.pending = False
+                self.settle()
                 send(("level", "unplaced", 0))
             send(("level", "breaks", 0))
             send(("done",))
@@ -914,11 +934,15 @@ class _Search:
                     return lb, model
                 if lb >= ub:
                     break
-            # Until the switch, one call runs to it (slices cost: each call restarts);
-            # in a portfolio, calls of PORTFOLIO_SLICE and more let the other's bounds in.
+            # Until the switch, one call runs to it (slices cost: each call restarts;
+            # past it, top-down steps need a schedule in hand); in a portfolio where
+            # another process shares real bounds, calls of PORTFOLIO_SLICE and more
+            # let them in.
             switch = self.config.switch_at
-            seconds = 1e9 if switch is None else max(SLICE, switch - time.monotonic())
-            if shared is not None:
+            seconds = 1e9
+            if switch is not None and model:
+                seconds = max(SLICE, switch - time.monotonic())
+            if shared is not None and not self.pending and shared.others():
                 tries = tries + 1 if tried == lb else 1
                 tried = lb
                 seconds = min(seconds, PORTFOLIO_SLICE * 2 ** (tries - 1))
@@ -929,7 +953,7 @@ class _Search:
                 if self.pending:
                     # An all-placed schedule: the assumption is proven, and with it
                     # the bounds found so far.
-                    self.pending = False
+                    self.settle()
                     self.send(("level", "unplaced", 0))
                     self.send(("bound", name, lb))
                 self.send(("solution", enc.decode(model)))
