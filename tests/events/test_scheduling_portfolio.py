@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import time
 
 import pytest
 from pysat.solvers import Solver
@@ -156,3 +157,40 @@ def test_no_slices_when_nothing_can_come_in(monkeypatch: pytest.MonkeyPatch, con
     assert levels["breaks"] == levels_of(problem, SAT_CONFIGS[0])[0]["breaks"]
     assert asked
     assert all(seconds > 1e8 for seconds in asked)
+
+
+def test_the_first_measured_rate_replaces_the_guess(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Budgets are conflicts worth some seconds at the measured rate; averaged with
+    # the initial guess, the first real measure made a call meant to run to the
+    # switch end early, in a restart. The clock here is a fake one: one second a call.
+    prep = prepare(crowded_day(2))
+    goal = sat.Goal(fairness=2, fairness_hard=True, unplaced_floor=0, try_all_placed=True)
+    search = sat._Search(prep, goal, SAT_CONFIGS[0], lambda message: None)
+    ticks = iter(range(100))
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(ticks)))
+    rates = []
+    with Solver(name=sat.SOLVER, bootstrap_with=pigeons(9)) as solver:
+        for _ in range(2):
+            before = solver.accum_stats().get("conflicts", 0)
+            assert search.limited(solver, [], 0.5) is None  # the budget ran out
+            rates.append(solver.accum_stats().get("conflicts", 0) - before)
+    first, second = rates
+    # CaDiCaL may overshoot a budget by a few conflicts.
+    assert 1_000 <= first <= 1_050  # 0.5 s at the guessed 2,000 a second
+    # The first call's conflicts in one (fake) second are the rate, not their mean with
+    # the guess (which would give the second call about 750): the second call's budget
+    # follows from it, and then the rate is the mean of both measures.
+    assert int(0.5 * first) <= second <= int(0.5 * first) + 50
+    assert search.rate == 0.5 * first + 0.5 * second
+
+
+def pigeons(n: int) -> list[list[int]]:
+    """n + 1 pigeons in n holes: unsatisfiable, and hard enough for a few hundred
+    conflicts."""
+    var = {(p, h): p * n + h + 1 for p in range(n + 1) for h in range(n)}
+    clauses = [[var[p, h] for h in range(n)] for p in range(n + 1)]
+    for h in range(n):
+        for p in range(n + 1):
+            for q in range(p + 1, n + 1):
+                clauses.append([-var[p, h], -var[q, h]])
+    return clauses
