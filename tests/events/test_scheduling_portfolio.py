@@ -12,11 +12,13 @@ import random
 import time
 
 import pytest
+from pysat.examples.genhard import PHP
 from pysat.solvers import Solver
 
 from services.events.scheduling import sat, validate
 from services.events.scheduling.model import Meeting, Participant, SchedulingProblem, prepare
 from services.events.scheduling.solve import SAT_CONFIGS, solve
+from tests.events.sat_runs import levels_of
 from tests.events.schedule_validator import validate as independent
 
 
@@ -36,23 +38,6 @@ def crowded_day(seed: int) -> SchedulingProblem:
         ),
         fairness=2,
     )
-
-
-def levels_of(
-    problem: SchedulingProblem, config: sat.Config, shared: sat.Shared | None = None
-) -> tuple[dict[str, int], list[tuple[object, ...]]]:
-    prep = prepare(problem)
-    goal = sat.Goal(fairness=2, fairness_hard=True, unplaced_floor=0, try_all_placed=True)
-    sent: list[tuple[object, ...]] = []
-    sat.search(prep, goal, sent.append, config, shared)
-    levels: dict[str, int] = {}
-    for message in sent:
-        if message[0] == "level":
-            name, value = message[1], message[2]
-            assert isinstance(name, str)
-            assert isinstance(value, int)
-            levels[name] = value
-    return levels, sent
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -169,7 +154,7 @@ def test_the_first_measured_rate_replaces_the_guess(monkeypatch: pytest.MonkeyPa
     ticks = iter(range(100))
     monkeypatch.setattr(time, "monotonic", lambda: float(next(ticks)))
     rates = []
-    with Solver(name=sat.SOLVER, bootstrap_with=pigeons(9)) as solver:
+    with Solver(name=sat.SOLVER, bootstrap_with=PHP(9).clauses) as solver:
         for _ in range(2):
             before = solver.accum_stats().get("conflicts", 0)
             assert search.limited(solver, [], 0.5) is None  # the budget ran out
@@ -182,15 +167,3 @@ def test_the_first_measured_rate_replaces_the_guess(monkeypatch: pytest.MonkeyPa
     # follows from it, and then the rate is the mean of both measures.
     assert int(0.5 * first) <= second <= int(0.5 * first) + 50
     assert search.rate == 0.5 * first + 0.5 * second
-
-
-def pigeons(n: int) -> list[list[int]]:
-    """n + 1 pigeons in n holes: unsatisfiable, and hard enough for a few hundred
-    conflicts."""
-    var = {(p, h): p * n + h + 1 for p in range(n + 1) for h in range(n)}
-    clauses = [[var[p, h] for h in range(n)] for p in range(n + 1)]
-    for h in range(n):
-        for p in range(n + 1):
-            for q in range(p + 1, n + 1):
-                clauses.append([-var[p, h], -var[q, h]])
-    return clauses

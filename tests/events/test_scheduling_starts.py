@@ -17,6 +17,7 @@ from pysat.solvers import Solver
 from services.events.scheduling import sat
 from services.events.scheduling.model import Meeting, Participant, SchedulingProblem, prepare
 from services.events.scheduling.solve import SAT_CONFIGS, solve
+from tests.events.sat_runs import levels_of
 
 
 def varied_day(seed: int) -> SchedulingProblem:
@@ -48,21 +49,9 @@ def varied_day(seed: int) -> SchedulingProblem:
 
 
 def optimum(problem: SchedulingProblem, *, starts: bool) -> dict[str, int]:
-    prep = prepare(problem)
-    goal = sat.Goal(fairness=2, fairness_hard=True, unplaced_floor=0, try_all_placed=True)
-    sent: list[tuple[object, ...]] = []
-    search = sat._Search(prep, goal, SAT_CONFIGS[0], sent.append)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sat, "Options", functools.partial(sat.Options, starts=starts))
-        search.run()
-    levels: dict[str, int] = {}
-    for message in sent:
-        if message[0] == "level":
-            name, value = message[1], message[2]
-            assert isinstance(name, str)
-            assert isinstance(value, int)
-            levels[name] = value
-    return levels
+        return levels_of(problem, SAT_CONFIGS[0])[0]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
