@@ -33,6 +33,7 @@ from services.gateway.upstreams import upstreams_from
 from services.gateway.webhook_dispatch import RetryPolicy, WebhookDispatcher
 from shared.app import create_service_app
 from shared.contracts import events, registry
+from shared.keepalive import KEEPALIVE_EXPIRY
 from shared.messaging.envelope import Envelope
 from shared.messaging.streams import ensure_stream
 from shared.runtime import AnyRuntime
@@ -46,9 +47,7 @@ def _upstream_client(cfg: GatewaySettings) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=cfg.upstream_connections,
         max_keepalive_connections=cfg.upstream_connections,
-        # Below uvicorn's 5 s keep-alive: a connection the service is about to close
-        # must never be picked for the next request ("cannot write request body").
-        keepalive_expiry=2.0,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
     )
 
     def aiohttp_session() -> aiohttp.ClientSession:

@@ -23,6 +23,7 @@ from services.web.pages import SESSION_COOKIE, Page, Refused, SignInNeeded
 from services.web.settings import WebSettings
 from services.web.state import WebState
 from shared.app import create_service_app
+from shared.keepalive import KEEPALIVE_EXPIRY
 from shared.runtime import AnyRuntime
 from shared.taxonomy import ECOSYSTEMS
 from shared.telemetry.propagation import add_context_headers
@@ -58,7 +59,14 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             api=httpx.AsyncClient(
                 base_url=cfg.gateway_url.rstrip("/"),
                 timeout=httpx.Timeout(cfg.api_timeout, connect=2.0),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+                # The gateway is a uvicorn service too (see shared.keepalive): at httpx's
+                # default of 5 s a page now and then met a closing connection and said
+                # "The platform is unavailable".
+                limits=httpx.Limits(
+                    max_connections=100,
+                    max_keepalive_connections=50,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
+                ),
                 # One client calls for every person: it must never keep a cookie.
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
                 # The page's request id reaches the gateway's and the services' logs.
