@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from services.events.lifecycle import Status
 from services.events.models import Event, MeetingRequest, Participant
 from shared.identity import Caller
 from shared.problems import Problem, not_found
@@ -23,6 +24,12 @@ def is_organiser(caller: Caller, event: Event) -> bool:
     if caller.tenant != event.tenant:
         return False
     return not caller.is_person or caller.has(ORGANISE)
+
+
+def may_see(caller: Caller, event: Event) -> bool:
+    """An event is public once it opens for registration; a draft is its organiser's
+    work in progress, seen only by its tenant (and the operator)."""
+    return event.status != Status.DRAFT or caller.is_admin or caller.tenant == event.tenant
 
 
 def require_organiser(caller: Caller, event: Event) -> None:

@@ -1,8 +1,9 @@
 """Typed dependencies of the events routes: the runtime, and the event a path names.
 
-`EventDep` loads the event or answers 404; `OrganisedEventDep` also checks that the
-caller organises it (403 otherwise: events are public, so "not found" would be a lie)
-and re-reads it locked for the rest of the transaction.
+`EventDep` loads the event or answers 404 (also for another tenant's draft, which is
+not public yet); `OrganisedEventDep` also checks that the caller organises it (403
+otherwise: events are public, so "not found" would be a lie) and re-reads it locked
+for the rest of the transaction.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ async def events_runtime(request: Request) -> EventsRuntime:
 EventsDep = Annotated[EventsRuntime, Depends(events_runtime)]
 
 
-async def event(event_id: uuid.UUID, session: SessionDep) -> Event:
+async def event(event_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Event:
     found = await EventsRepository(session).event(event_id)
-    if found is None:
+    if found is None or not access.may_see(caller, found):
+        # Another tenant's draft does not exist for the caller yet.
         raise not_found("event")
     return found
 

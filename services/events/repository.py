@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.events.lifecycle import OPEN_REQUESTS, RequestStatus
+from services.events.lifecycle import OPEN_REQUESTS, RequestStatus, Status
 from services.events.models import (
     DirectoryCluster,
     Event,
@@ -44,8 +44,13 @@ class EventsRepository:
         status: str | None,
         tenant: str | None,
         text_query: str | None = None,
+        drafts_of: str | None = None,
     ) -> tuple[list[Event], str | None]:
+        """`drafts_of`: the one tenant whose drafts are listed too (None: every
+        tenant's, for the operator)."""
         stmt = select(Event)
+        if drafts_of is not None:
+            stmt = stmt.where((Event.status != Status.DRAFT) | (Event.tenant == drafts_of))
         if status:
             stmt = stmt.where(Event.status == status)
         if tenant:

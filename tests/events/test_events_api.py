@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.events.helpers import (
@@ -214,13 +215,26 @@ async def test_events_are_public_but_administered_only_by_the_organiser(
 ) -> None:
     ev = await new_event(platform, "eu")
     eid = ev["id"]
+    # A draft is the organiser's work in progress: other tenants do not see it at all.
+    async with platform.client("br") as c:
+        assert_problem(await c.get(f"/v1/events/{eid}"), 404)
+        assert eid not in await listed_ids(c, "eu")
+        assert_problem(await c.patch(f"/v1/events/{eid}", json={"title": "Mine now"}), 404)
+        assert_problem(await c.get(f"/v1/events/{eid}/participants"), 404)
+    async with platform.client("eu") as c:
+        assert ok(await c.get(f"/v1/events/{eid}"))["status"] == "draft"
+        assert eid in await listed_ids(c, "eu")
+    theirs = await new_event(platform, "jp")
+    async with platform.client("operator") as c:  # the operator (tenant eu) sees every draft
+        assert theirs["id"] in await listed_ids(c, "jp")
+        assert ok(await c.get(f"/v1/events/{theirs['id']}"))["status"] == "draft"
+    await move(platform, "eu", eid, "registration")
     async with platform.client("br") as c:
         assert ok(await c.get(f"/v1/events/{eid}"))["title"] == ev["title"]
-        listed = ok(await c.get("/v1/events", params={"tenant": "eu", "limit": 200}))
-        assert eid in {e["id"] for e in listed["items"]} or listed["next_cursor"]
+        assert eid in await listed_ids(c, "eu")
         assert_problem(await c.patch(f"/v1/events/{eid}", json={"title": "Mine now"}), 403)
         assert_problem(
-            await c.post(f"/v1/events/{eid}/transitions", json={"status": "registration"}), 403
+            await c.post(f"/v1/events/{eid}/transitions", json={"status": "requests"}), 403
         )
         assert_problem(await c.post(f"/v1/events/{eid}/schedules", json={}), 403)
         assert_problem(await c.post(f"/v1/events/{eid}/publish"), 403)
@@ -230,7 +244,20 @@ async def test_events_are_public_but_administered_only_by_the_organiser(
         assert_problem(await c.post("/v1/events", json=event_payload()), 403)
     async with platform.client("eu") as c:
         after = ok(await c.get(f"/v1/events/{eid}"))
-    assert (after["title"], after["status"], after["version"]) == (ev["title"], "draft", 1)
+    assert (after["title"], after["status"]) == (ev["title"], "registration")
+
+
+async def listed_ids(c: httpx.AsyncClient, tenant: str) -> set[str]:
+    """Every event of `tenant` the caller's listing shows, across pages."""
+    ids: set[str] = set()
+    cursor: str | None = None
+    while True:
+        params = {"tenant": tenant, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = ok(await c.get("/v1/events", params=params))
+        ids |= {e["id"] for e in page["items"]}
+        cursor = page["next_cursor"]
+        if not cursor:
+            return ids
 
 
 async def test_registration_rules(platform: Platform) -> None:
@@ -239,9 +266,9 @@ async def test_registration_rules(platform: Platform) -> None:
     jp = await known_cluster(platform, "jp")
     br = await known_cluster(platform, "br")
     async with platform.client("jp") as c:
-        # Registration is not open yet: the agency must wait (the organiser need not).
+        # Registration is not open yet: to the agency the draft does not exist.
         r = await c.post(f"/v1/events/{eid}/participants", json={"cluster_id": jp["id"]})
-        assert_problem(r, 409)
+        assert_problem(r, 404)
     await move(platform, "eu", eid, "registration")
     async with platform.client("jp") as c:
         # Another tenant's cluster: refused.
@@ -286,6 +313,8 @@ async def test_the_listing_finds_events_by_words_of_title_or_venue_taken_literal
     by_venue = await new_event(platform, "jp", title="Robotics", venue=f"Hall {word}, Osaka")
     # A "_" or "%" typed by a person is a letter, not a wildcard.
     lookalike = await new_event(platform, "eu", title=f"Hydrogen 100x {word}Xdays")
+    for ev in (literal, by_venue, lookalike):
+        await move(platform, ev["tenant"], ev["id"], "registration")
     async with platform.client("br") as c:  # the listing is public: another tenant's key
         found = ok(await c.get("/v1/events", params={"q": word, "limit": 200}))
         ids = {e["id"] for e in found["items"]}
@@ -294,7 +323,7 @@ async def test_the_listing_finds_events_by_words_of_title_or_venue_taken_literal
         assert [e["id"] for e in exact["items"]] == [literal["id"]]
         organised = ok(await c.get("/v1/events", params={"q": word, "tenant": "jp"}))
         assert [e["id"] for e in organised["items"]] == [by_venue["id"]]
-        staged = ok(await c.get("/v1/events", params={"q": word, "status": "registration"}))
+        staged = ok(await c.get("/v1/events", params={"q": word, "status": "requests"}))
         assert staged["items"] == []
         assert_problem(await c.get("/v1/events", params={"q": "x" * 201}), 422)
         assert_problem(await c.get("/v1/events", params={"status": "someday"}), 422)

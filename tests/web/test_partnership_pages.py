@@ -200,6 +200,10 @@ async def test_a_suggestion_becomes_a_partnership_two_accept_strategy_and_event(
     async with platform.client("br") as c:
         activities = ok(await c.get(f"/v1/partnerships/{pid}/activities"))["items"]
         assert [(a["kind"], a["starts_on"]) for a in activities] == [("event", "2027-03-10")]
+        # A draft is not public yet, not even to the partnership's other tenants.
+        r = await c.get(f"/v1/events/{activities[0]['event_id']}")
+        assert r.status_code == 404, r.text
+    async with platform.client("jp") as c:
         event = ok(await c.get(f"/v1/events/{activities[0]['event_id']}"))
     assert event["title"] == f"Battery brokerage {t}"
     assert event["timezone"] == "Asia/Tokyo"

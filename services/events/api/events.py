@@ -50,6 +50,7 @@ async def create_event(
 @router.get("", response_model=EventPage, dependencies=[READ])
 async def list_events(
     session: SessionDep,
+    caller: CallerDep,
     status: Status | None = None,
     tenant: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=200, description="title or venue")] = None,
@@ -57,10 +58,15 @@ async def list_events(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> EventPage:
     """Every tenant's events (the public listing), oldest first, filtered by status,
-    organising tenant and words of the title or venue. Items are summaries: read one
-    event for its tables and slots."""
+    organising tenant and words of the title or venue; drafts only of the caller's own
+    tenant. Items are summaries: read one event for its tables and slots."""
     rows, next_cursor = await EventsRepository(session).events_page(
-        limit, cursor, status.value if status else None, tenant, (q or "").strip() or None
+        limit,
+        cursor,
+        status.value if status else None,
+        tenant,
+        (q or "").strip() or None,
+        drafts_of=None if caller.is_admin else caller.tenant,
     )
     return EventPage(items=[organising.summary(e) for e in rows], next_cursor=next_cursor)
 
