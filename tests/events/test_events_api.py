@@ -252,7 +252,9 @@ async def listed_ids(c: httpx.AsyncClient, tenant: str) -> set[str]:
     ids: set[str] = set()
     cursor: str | None = None
     while True:
-        params = {"tenant": tenant, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"tenant": tenant, "limit": 200}
+        if cursor:
+            params["cursor"] = cursor
         page = ok(await c.get("/v1/events", params=params))
         ids |= {e["id"] for e in page["items"]}
         cursor = page["next_cursor"]
