@@ -30,7 +30,7 @@ from services.gateway.idempotency import (
 )
 from services.gateway.principals import Principal
 from services.gateway.ratelimit import RateLimiter, SharedRateLimiter
-from services.gateway.routing import WEB, Route, may_use, route_for
+from services.gateway.routing import WEB, Route, is_long, may_use, route_for
 from services.gateway.sessions import SessionResolver
 from services.gateway.upstreams import Upstream, failure_kind
 from shared.idempotency import scoped_key
@@ -97,6 +97,8 @@ class ProxyState:
     limiter: RateLimiter | SharedRateLimiter
     idempotency: IdempotencyStore
     telemetry: Telemetry = OFF
+    # Read timeout of the calls routing.LONG_CALLS names (the others: the client's).
+    long_timeout: float = 45.0
 
 
 class Refusal(Exception):
@@ -361,9 +363,7 @@ class GatewayProxy:
                     retry_dropped=None if call.idempotency_key is None or call.streamed else True,
                     headers=headers,
                     content=body,
-                    timeout=httpx.Timeout(600.0, connect=1.0)
-                    if call.streamed
-                    else httpx.USE_CLIENT_DEFAULT,
+                    timeout=self._timeout(call, state, method),
                 )
             except httpx.HTTPError as exc:
                 await self._outcome_unknown(call, state, client)
@@ -384,6 +384,14 @@ class GatewayProxy:
                     client.id, call.idempotency_key, Stored(response.status_code, kept, content)
                 )
         await _respond(send, response.status_code, [*out_headers, *call.limit_headers], content)
+
+    @staticmethod
+    def _timeout(call: _Call, state: ProxyState, method: str) -> httpx.Timeout:
+        if call.streamed:
+            return httpx.Timeout(600.0, connect=1.0)
+        if is_long(method, call.scope["path"]):
+            return httpx.Timeout(state.long_timeout, connect=1.0)
+        return state.http.timeout
 
     @staticmethod
     def _upstream_failure(service: str, exc: httpx.HTTPError) -> Refusal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from shared.identity import ADMIN_SCOPE
@@ -27,6 +28,18 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/trainings", "events", "events"),
     Route("/v1/partnerships", "registry", "registry"),
 )
+
+
+# Calls that think for long by design: a scheduler run takes up to its time limit (30 s
+# at most, services.events.schemas.ScheduleRun) before it stores the draft. They get the
+# long upstream timeout; every other call the usual one.
+LONG_CALLS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("POST", re.compile(r"/v1/events/[^/]+/schedules/?")),
+)
+
+
+def is_long(method: str, path: str) -> bool:
+    return any(method == m and pattern.fullmatch(path) for m, pattern in LONG_CALLS)
 
 
 # The web app gets every path that is neither the API nor the gateway's own.

@@ -24,6 +24,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_store: Literal["shared", "process"] = "shared"
     # Upstream read timeout: a slow service answers 504 after this, never hangs a client.
     upstream_timeout: float = 10.0
+    # The same for the calls that think for long by design (routing.LONG_CALLS: a
+    # scheduler run of up to 30 s, then storing its draft).
+    long_upstream_timeout: float = 45.0
     upstream_connections: int = 200
     # "aiohttp" (default) or "httpx" (its own pool), so the benchmark can compare them.
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
