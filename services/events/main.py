@@ -13,6 +13,7 @@ from services.events.api import routers
 from services.events.deps import EventsRuntime
 from services.events.meeting_requests import expire_overdue
 from services.events.models import IdempotencyKey, Outbox
+from services.events.run_gate import RunGate
 from services.events.settings import EventsSettings
 from services.events.state import EventsState
 from shared.app import create_service_app
@@ -50,7 +51,7 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
         if cfg.run_workers:
             rt.start("directory-consumer", consumer.run())
             rt.start("request-expiry", _sweep(rt, cfg.expiry_sweep_seconds))
-        return EventsState(directory_consumer=consumer)
+        return EventsState(directory_consumer=consumer, scheduler=RunGate(cfg.scheduler_runs))
 
     return create_service_app(
         name="events",

@@ -8,6 +8,9 @@ from shared.settings import ServiceSettings
 
 
 class EventsSettings(ServiceSettings):
+    # Scheduler runs at once in one process (run_gate.RunGate): each forks up to two
+    # search processes; beyond this a run answers 503 with Retry-After.
+    scheduler_runs: int = Field(default=2, ge=1, le=64)
     # Requests also expire lazily on read; the sweep covers events nobody looks at.
     expiry_sweep_seconds: float = Field(default=30.0, gt=0)
     # A Unicode font embedded in certificates of attendance (core font if absent).

@@ -64,7 +64,8 @@ async def run_scheduler(
     request: Request,
     body: ScheduleRun | None = None,
 ) -> Response:
-    """Schedule the accepted requests into a draft (published meetings stay put)."""
+    """Schedule the accepted requests into a draft (published meetings stay put). At
+    most SCHEDULER_RUNS runs at once: beyond, 503 with Retry-After, nothing stored."""
     params = body or ScheduleRun()
     # No transaction is held open while the solver thinks (up to 30 s): one to read,
     # one to store; the second claims the Idempotency-Key, so a retry stores nothing twice.
@@ -76,7 +77,10 @@ async def run_scheduler(
         lifecycle.require(event.status, lifecycle.SCHEDULABLE, "run the scheduler")
         plan = await planning.gather(session, event, params)
         version = event.version
-    result = await asyncio.to_thread(planning.solve, plan, params)
+    # The organiser and the stage are checked first: a refusal for load says nothing
+    # to whoever may not run it anyway.
+    with rt.state.scheduler.slot(params.time_limit):
+        result = await asyncio.to_thread(planning.solve, plan, params)
     async with transaction(rt, caller.db_scope) as session:
         forwarded = await claim_in(request, rt, session)
         event = await EventsRepository(session).event(event_id, lock=True)
