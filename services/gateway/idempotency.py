@@ -64,11 +64,15 @@ class IdempotencyStore:
         self.sessionmaker = sessionmaker
         self.lease = lease
 
-    async def claim(self, client_id: uuid.UUID, key: str, fingerprint: bytes) -> Claim:
+    async def claim(
+        self, client_id: uuid.UUID, key: str, fingerprint: bytes, lease: timedelta | None = None
+    ) -> Claim:
+        """`lease`: this call's, when it may run longer than the usual one."""
         now = datetime.now(UTC)
+        until = now + (lease or self.lease)
         async with self.sessionmaker() as s, s.begin():
             repo = IdempotencyRepository(s)
-            if await repo.insert_pending(client_id, key, fingerprint, now, now + self.lease):
+            if await repo.insert_pending(client_id, key, fingerprint, now, until):
                 return Claim(proceed=True)
             # Locked, so two retries racing for an abandoned key cannot both take it.
             row = await repo.locked(client_id, key)
@@ -77,7 +81,7 @@ class IdempotencyStore:
                 row.request_hash = fingerprint
                 row.status = row.headers = row.body = None
                 row.created_at = now
-                row.state, row.lease_until = PENDING, now + self.lease
+                row.state, row.lease_until = PENDING, until
                 return Claim(proceed=True)
             if row.request_hash != fingerprint:
                 return Claim(proceed=False, conflict="mismatch")
@@ -88,7 +92,7 @@ class IdempotencyStore:
                 return Claim(proceed=False, conflict="in-flight")
             # Its first attempt's outcome is unknown here: forward again; the service
             # replays what it did, or runs it if it never committed.
-            row.state, row.lease_until = PENDING, now + self.lease
+            row.state, row.lease_until = PENDING, until
             return Claim(proceed=True)
 
     async def complete(self, client_id: uuid.UUID, key: str, stored: Stored) -> None:

@@ -101,8 +101,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             # The lease outlives the upstream timeout: a pending key is only taken over
             # once its first request can no longer be running through this gateway.
             idempotency=IdempotencyStore(
-                rt.sessionmaker,
-                lease=timedelta(seconds=max(cfg.upstream_timeout, cfg.long_upstream_timeout) + 5.0),
+                rt.sessionmaker, lease=timedelta(seconds=cfg.upstream_timeout + 5.0)
             ),
             telemetry=rt.telemetry,
             long_timeout=cfg.long_upstream_timeout,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import structlog
@@ -304,7 +305,14 @@ class GatewayProxy:
         fingerprint = request_fingerprint(
             call.scope["method"], call.scope["path"], call.scope.get("query_string", b""), body
         )
-        claim = await state.idempotency.claim(client.id, key, fingerprint)
+        # A long call holds its key as long as it may run; the others, the usual lease
+        # (a key left pending by a crash is taken over once its lease runs out).
+        lease = (
+            timedelta(seconds=state.long_timeout + 5.0)
+            if is_long(call.scope["method"], call.scope["path"])
+            else None
+        )
+        claim = await state.idempotency.claim(client.id, key, fingerprint, lease)
         if claim.replay is not None:
             r = claim.replay
             headers = [*r.headers, *call.limit_headers, (b"idempotent-replayed", b"true")]

@@ -3,14 +3,19 @@ timeout, while every other call keeps the usual one (and answers 504 past it).""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.gateway.idempotency import IdempotencyStore
 from services.gateway.main import GatewaySettings
 from services.gateway.main import create_app as create_gateway
 from services.gateway.routing import is_long
+from shared.db.engine import create_sessionmaker
 from tests.events.helpers import act, known_cluster, move, new_event, register, request_meeting
 from tests.harness import INTERNAL_TOKEN, Platform, RunningService, serve
 
@@ -93,3 +98,20 @@ async def test_a_scheduler_run_outlasts_the_usual_upstream_timeout(
     async with httpx.AsyncClient(base_url=impatient_gateway.url, headers=other, timeout=90) as c:
         refused = await c.post(f"/v1/events/{eid}/schedules", json={"time_limit": 2})
         assert refused.status_code == 403, refused.text
+
+
+async def test_a_long_call_holds_its_key_for_its_own_lease(platform: Platform) -> None:
+    # A key left pending (its gateway died with the request) is taken over once its
+    # lease runs out: a long call's lease must outlive the run, the others' must not
+    # make a retry wait as long.
+    engine = create_async_engine(platform.database_url)
+    store = IdempotencyStore(create_sessionmaker(engine), lease=timedelta(0))
+    client = uuid.uuid4()
+    try:
+        assert (await store.claim(client, "usual", b"f" * 32)).proceed
+        assert (await store.claim(client, "usual", b"f" * 32)).proceed  # lease ran out
+        assert (await store.claim(client, "long", b"f" * 32, timedelta(seconds=50))).proceed
+        retry = await store.claim(client, "long", b"f" * 32)
+        assert (retry.proceed, retry.conflict) == (False, "in-flight")
+    finally:
+        await engine.dispose()
