@@ -26,6 +26,11 @@ from shared.messaging.envelope import Envelope
 
 _log = structlog.get_logger("matching.index")
 
+# A refit for new words waits this long after the upsert that brought them (seconds) ...
+REFIT_DEBOUNCE = 2.0
+# ... and starts at least this many times the last refit's duration after it ended.
+REFIT_SPACING = 10.0
+
 INDEX_PROFILES = Gauge("clusterbridge_match_index_profiles", "Profiles in the match index")
 INDEX_LAG = Gauge(
     "clusterbridge_match_index_lag_seconds",
@@ -65,6 +70,10 @@ class LiveIndex:
         # Profiles the engine could not index, by cluster id, with the reason.
         self.refused: dict[str, str] = {}
         self._maintaining = False
+        # A refit for words new to the vocabulary, waiting to run (see apply).
+        self._refit_soon: asyncio.Task[None] | None = None
+        self._last_refit_seconds = 0.0
+        self._last_refit_at = 0.0
 
     async def warm_up(self) -> None:
         """Load the embedding model now (seconds), not on the first profile event."""
@@ -118,6 +127,30 @@ class LiveIndex:
         if (self.index.needs_refit or self.index.needs_compaction) and not self._maintaining:
             self._maintaining = True
             asyncio.get_running_loop().create_task(self._maintain())
+        elif self.index.new_words:
+            # A profile's own words (a rare technology, a new term) are unknown to the
+            # vocabulary until a refit; the policy above waits for many of them, so a few
+            # new profiles among ordinary ones were not found by those words at all.
+            self._schedule_refit()
+
+    def _schedule_refit(self) -> None:
+        if self._refit_soon is None:
+            loop = asyncio.get_running_loop()
+            self._refit_soon = loop.create_task(self._refit_for_new_words())
+
+    async def _refit_for_new_words(self) -> None:
+        # After a short pause (a burst of upserts gets one refit), and never more often
+        # than keeps refits under a tenth of the time (REFIT_SPACING x the last one).
+        since = time.monotonic() - self._last_refit_at
+        await asyncio.sleep(max(REFIT_DEBOUNCE, REFIT_SPACING * self._last_refit_seconds - since))
+        busy = self._maintaining
+        if not busy and self.index.new_words:
+            self._maintaining = True
+            await self._maintain(refit=True)
+        self._refit_soon = None
+        if self.index.new_words:
+            # Other maintenance was running, or upserts came during the refit.
+            self._schedule_refit()
 
     def _apply(self, envelopes: list[Envelope]) -> None:
         for env in envelopes:
@@ -163,11 +196,15 @@ class LiveIndex:
         REFUSED.set(len(self.refused))
         self.freshness.errors = [*self.freshness.errors, f"{cluster_id}: {reason}"][-5:]
 
-    async def _maintain(self) -> None:
+    async def _maintain(self, refit: bool | None = None) -> None:
         # Refit or compaction runs on a snapshot in a thread; queries and upserts go on.
+        started = time.monotonic()
         try:
-            await asyncio.to_thread(self.index.rebuild)
+            await asyncio.to_thread(self.index.rebuild, refit=refit)
             self.freshness.built_at = time.time()
+            if refit:
+                self._last_refit_at = time.monotonic()
+                self._last_refit_seconds = self._last_refit_at - started
         except Exception as exc:  # keep serving the old index; report it
             _log.exception("index maintenance failed")
             self.freshness.errors = [repr(exc)][-5:]

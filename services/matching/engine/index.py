@@ -360,6 +360,13 @@ class MatchIndex:
         )
 
     @property
+    def new_words(self) -> int:
+        """Words of profiles upserted since the fit that the vocabulary does not know:
+        searches cannot find a profile by them until a refit (LiveIndex refits soon)."""
+        st = self._state
+        return 0 if st is None else st.unknown_words
+
+    @property
     def needs_compaction(self) -> bool:
         """The delta or the dead rows have grown enough to slow queries down."""
         st = self._state
