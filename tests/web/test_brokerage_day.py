@@ -160,7 +160,9 @@ async def test_a_whole_brokerage_day_through_the_pages(
         await expect(grid).to_contain_text(f"Recicla {tag}")
         await expect(grid).to_contain_text(f"Kansai Battery {tag}")
         await expect(organiser.get_by_text("Requests placed, by priority")).to_be_visible()
-        await expect(organiser.locator("main")).to_contain_text("points (a “must” counts more than a “like”)")
+        await expect(organiser.locator("main")).to_contain_text(
+            "points (a “must” counts more than a “like”)"
+        )
         await screenshot(organiser, "grid")
         await organiser.get_by_role("link", name="Details").click()
         await expect(organiser.get_by_text("Nobody waits between meetings.")).to_be_visible()
