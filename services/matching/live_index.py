@@ -4,6 +4,7 @@ committed events, maintained in a worker thread, and able to say how fresh it is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -132,6 +133,14 @@ class LiveIndex:
             # vocabulary until a refit; the policy above waits for many of them, so a few
             # new profiles among ordinary ones were not found by those words at all.
             self._schedule_refit()
+
+    async def close(self) -> None:
+        """Drop a refit still waiting to start (a running one ends with its thread)."""
+        task, self._refit_soon = self._refit_soon, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _schedule_refit(self) -> None:
         if self._refit_soon is None:

@@ -61,6 +61,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     async def stop(rt: AnyRuntime) -> None:
         if rt.has_state:
             await rt.state.follower.close()
+            await rt.state.index.close()
 
     return create_service_app(
         name="matching",

@@ -72,5 +72,11 @@ async def test_a_profile_is_found_by_words_new_to_the_vocabulary(platform: Platf
             found, until=lambda r: r[0] == 0 and novel["id"] in r[1], timeout=30
         )
         assert ids[0] == novel["id"]
+        # A refit waiting to start is dropped when the service stops.
+        fresh = payload(competences=[f"{invented_word()} {invented_word()}"])
+        await live.apply([Envelope(type=UPSERTED, tenant="kr", data=fresh)])
+        assert live._refit_soon is not None
+        await live.close()
+        assert live._refit_soon is None
     finally:
         await engine.dispose()
