@@ -152,8 +152,7 @@ class LiveIndex:
         # than keeps refits under a tenth of the time (REFIT_SPACING x the last one).
         since = time.monotonic() - self._last_refit_at
         await asyncio.sleep(max(REFIT_DEBOUNCE, REFIT_SPACING * self._last_refit_seconds - since))
-        busy = self._maintaining
-        if not busy and self.index.new_words:
+        if not self._maintaining and self.index.new_words:
             self._maintaining = True
             await self._maintain(refit=True)
         self._refit_soon = None

@@ -155,6 +155,23 @@ async def act(platform: Platform, who: str, event_id: str, request_id: str, acti
         ok(await c.post(f"/v1/events/{event_id}/requests/{request_id}/{action}"))
 
 
+async def one_meeting_event(platform: Platform) -> str:
+    """An event of eu in scheduling with one accepted request (a jp cluster asked an eu
+    cluster): ready for the scheduler."""
+    ev = await new_event(platform, "eu")
+    eid: str = ev["id"]
+    host = await known_cluster(platform, "eu")
+    guest = await known_cluster(platform, "jp")
+    await move(platform, "eu", eid, "registration")
+    await register(platform, "eu", eid, host["id"])
+    await register(platform, "jp", eid, guest["id"])
+    await move(platform, "eu", eid, "requests")
+    r = await request_meeting(platform, "jp", eid, guest["id"], host["id"])
+    await act(platform, "eu", eid, r["id"], "accept")
+    await move(platform, "eu", eid, "scheduling")
+    return eid
+
+
 def check_schedule(
     schedule: dict[str, Any],
     event: dict[str, Any],

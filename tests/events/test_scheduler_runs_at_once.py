@@ -6,36 +6,12 @@ from __future__ import annotations
 import contextlib
 
 from services.events.state import EventsState
-from tests.events.helpers import (
-    act,
-    assert_problem,
-    known_cluster,
-    move,
-    new_event,
-    ok,
-    register,
-    request_meeting,
-)
+from tests.events.helpers import assert_problem, ok, one_meeting_event
 from tests.harness import Platform
 
 
-async def schedulable_event(platform: Platform) -> str:
-    ev = await new_event(platform, "eu")
-    eid: str = ev["id"]
-    host = await known_cluster(platform, "eu")
-    guest = await known_cluster(platform, "jp")
-    await move(platform, "eu", eid, "registration")
-    await register(platform, "eu", eid, host["id"])
-    await register(platform, "jp", eid, guest["id"])
-    await move(platform, "eu", eid, "requests")
-    r = await request_meeting(platform, "jp", eid, guest["id"], host["id"])
-    await act(platform, "eu", eid, r["id"], "accept")
-    await move(platform, "eu", eid, "scheduling")
-    return eid
-
-
 async def test_a_run_beyond_the_limit_is_told_when_to_come_back(platform: Platform) -> None:
-    eid = await schedulable_event(platform)
+    eid = await one_meeting_event(platform)
     state = platform.services["events"].app.state.runtime.state
     assert isinstance(state, EventsState)
     gate = state.scheduler

@@ -12,31 +12,18 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.gateway.idempotency import IdempotencyStore
-from services.gateway.main import GatewaySettings
 from services.gateway.main import create_app as create_gateway
 from services.gateway.routing import is_long
 from shared.db.engine import create_sessionmaker
-from tests.events.helpers import act, known_cluster, move, new_event, register, request_meeting
-from tests.harness import INTERNAL_TOKEN, Platform, RunningService, serve
+from tests.events.helpers import one_meeting_event
+from tests.gateway.replica import replica_settings
+from tests.harness import Platform, RunningService, serve
 
 
 @pytest.fixture
 async def impatient_gateway(platform: Platform) -> AsyncIterator[RunningService]:
     """A replica whose usual upstream timeout no real call can meet (a millisecond)."""
-    settings = GatewaySettings(
-        database_url=platform.database_url,
-        nats_url=platform.nats_url,
-        internal_token=INTERNAL_TOKEN,
-        environment="test",
-        registry_url=platform.url("registry"),
-        events_url=platform.url("events"),
-        matching_url=platform.url("matching"),
-        rate_per_second=10_000,
-        rate_burst=10_000,
-        run_workers=False,
-        upstream_timeout=0.001,
-        long_upstream_timeout=60.0,
-    )
+    settings = replica_settings(platform, upstream_timeout=0.001, long_upstream_timeout=60.0)
     replica = await serve("gateway-impatient", create_gateway(settings))
     try:
         yield replica
@@ -57,17 +44,7 @@ def test_only_a_scheduler_run_is_a_long_call() -> None:
 async def test_a_scheduler_run_outlasts_the_usual_upstream_timeout(
     platform: Platform, impatient_gateway: RunningService
 ) -> None:
-    ev = await new_event(platform, "eu")
-    eid = ev["id"]
-    host = await known_cluster(platform, "eu")
-    guest = await known_cluster(platform, "jp")
-    await move(platform, "eu", eid, "registration")
-    await register(platform, "eu", eid, host["id"])
-    await register(platform, "jp", eid, guest["id"])
-    await move(platform, "eu", eid, "requests")
-    r = await request_meeting(platform, "jp", eid, guest["id"], host["id"])
-    await act(platform, "eu", eid, r["id"], "accept")
-    await move(platform, "eu", eid, "scheduling")
+    eid = await one_meeting_event(platform)
     headers = {"authorization": f"Bearer {platform.keys['eu']}"}
     async with httpx.AsyncClient(
         base_url=impatient_gateway.url, headers=headers, timeout=90.0

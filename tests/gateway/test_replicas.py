@@ -10,27 +10,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.gateway.main import GatewaySettings
 from services.gateway.main import create_app as create_gateway
-from tests.harness import INTERNAL_TOKEN, Platform, RunningService, eventually, serve
+from tests.gateway.replica import replica_settings
+from tests.harness import Platform, RunningService, eventually, serve
 
 
 @pytest.fixture
 async def second_gateway(platform: Platform) -> AsyncIterator[RunningService]:
     """Another replica, as a second process would be: its own caches and buckets."""
-    settings = GatewaySettings(
-        database_url=platform.database_url,
-        nats_url=platform.nats_url,
-        internal_token=INTERNAL_TOKEN,
-        environment="test",
-        registry_url=platform.url("registry"),
-        events_url=platform.url("events"),
-        matching_url=platform.url("matching"),
-        rate_per_second=10_000,
-        rate_burst=10_000,
-        # Its workers would only compete with the first replica's for the same rows.
-        run_workers=False,
-    )
+    settings = replica_settings(platform)
     replica = await serve("gateway-2", create_gateway(settings))
     try:
         yield replica
