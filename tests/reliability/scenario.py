@@ -462,17 +462,28 @@ class EventCounter:
         await self._subscribe()
         return self
 
-    async def _subscribe(self) -> None:
+    async def _subscribe(self, within: float = 60.0) -> None:
+        # A NATS cluster that has just formed may not answer the JetStream API yet (no
+        # meta leader): ask again until it does. An ephemeral consumer a timed-out call
+        # made after all expires unused (inactive_threshold).
         assert self._nc is not None
         js = self._nc.jetstream()
-        self._sub = await js.pull_subscribe(
-            "registry.cluster.upserted",
-            stream="REGISTRY",
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT,
-                inactive_threshold=300.0,
-            ),
-        )  # fmt: skip
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                self._sub = await js.pull_subscribe(
+                    "registry.cluster.upserted",
+                    stream="REGISTRY",
+                    config=ConsumerConfig(
+                        deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT,
+                        inactive_threshold=300.0,
+                    ),
+                )  # fmt: skip
+                return
+            except (NatsTimeoutError, APIError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)  # poll interval, as tests.harness.eventually
 
     async def __aexit__(self, *exc: object) -> None:
         if self._sub is not None:
