@@ -180,3 +180,13 @@ def test_stack_ports_default_to_make_runs_and_follow_the_environment() -> None:
         StackPorts.from_env({"CLUSTERBRIDGE_EVENTS_PORT": "eighty"})
     with pytest.raises(StackError, match="out of range"):
         StackPorts.from_env({}, postgres=70000)
+
+
+def test_free_ports_stay_out_of_the_range_outgoing_connections_use() -> None:
+    """An outgoing connection takes its local port from the kernel's ephemeral range; a
+    port chosen there could be gone before the server that was given it binds it (a
+    CI run failed so). Nor may one process hand the same port out twice."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports), "a port was handed out twice"
+    assert all(p < low for p in ports), [p for p in ports if p >= low]

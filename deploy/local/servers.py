@@ -14,6 +14,7 @@ import http.client
 import importlib.util
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -84,16 +85,55 @@ class ServerStartError(RuntimeError):
     """A server process did not come up; the message carries the tail of its log."""
 
 
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port nobody listens on right now (the OS picks it).
+# Ports below the kernel's ephemeral range: outgoing connections (database pools, NATS
+# clients, HTTP clients) take their local port from that range, so a port chosen there
+# can be taken by a connection in the seconds before its server binds it. That happened
+# in CI: the stack chose the mail sink's port, started PostgreSQL and NATS, and found the
+# port taken. Below the range only another `free_port` caller can collide.
+_PORT_FLOOR = 15000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+_port_lock = threading.Lock()
+_port_choice = random.Random()  # its own generator: a test seeding `random` must not matter
 
-    There is a window between closing this socket and the server binding the port; on a
-    loopback-only test machine that race is rare enough, and the servers fail loudly.
-    """
+
+def _ephemeral_floor() -> int | None:
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return low if low - _PORT_FLOOR >= 1000 else None
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port nobody listens on right now, and that no outgoing connection will take.
+
+    Chosen at random below the kernel's ephemeral range (see `_PORT_FLOOR`) and never
+    handed out twice by one process. Where that range is unknown or too low, the OS
+    picks one, with the race that implies.
+    """
+    ceiling = _ephemeral_floor()
+    with _port_lock:
+        if ceiling is not None:
+            for _ in range(200):
+                port = _port_choice.randrange(_PORT_FLOOR, ceiling)
+                if port not in _handed_out and _bindable(host, port):
+                    _handed_out.add(port)
+                    return port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            chosen: int = sock.getsockname()[1]
+        _handed_out.add(chosen)
+        return chosen
 
 
 def postgres_bin_dir() -> Path:
