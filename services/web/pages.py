@@ -177,6 +177,11 @@ class Page:
         self.rt.state.tenants = (time.monotonic(), found)
         return found
 
+    async def tenant_names(self) -> dict[str, str]:
+        """Tenant code -> the agency's name, for "organised by" lines: a person reads
+        "European Union", not "eu"."""
+        return {str(t["code"]): str(t["name"]) for t in await self.tenants()}
+
     async def my_zone(self) -> str:
         """The signed-in person's zone: their tenant's (times are also shown in the
         event's own)."""

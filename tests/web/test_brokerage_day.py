@@ -137,6 +137,7 @@ async def test_a_whole_brokerage_day_through_the_pages(
 
         # Brazil asks for a meeting; Kansai reads the message and accepts.
         await brazil.goto(f"{gw}/events/{event_id}")
+        await expect(brazil.locator("main")).to_contain_text("organised by Japan ·")
         await brazil.get_by_label("Partner").select_option(kansai)
         await brazil.get_by_label("Message").fill("We recycle your scrap cells.")
         await brazil.get_by_label("Priority").select_option("must")

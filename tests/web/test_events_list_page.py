@@ -49,6 +49,8 @@ async def test_a_participant_finds_events_by_words_stage_and_organiser(
     await tab.get_by_role("button", name="Search", exact=True).click()
     await expect(listed.locator("li")).to_have_count(1)
     await expect(listed).to_contain_text(forum_eu["title"])
+    # The organiser by its name, not its tenant code.
+    await expect(listed).to_contain_text("organised by European Union")
 
     # Markup typed into a title is shown as text, never as markup.
     await tab.get_by_label("Organised by").select_option("")

@@ -162,6 +162,7 @@ async def test_a_training_fills_moves_up_takes_attendance_and_gives_a_certificat
     await tab.get_by_role("link", name=training["title"]).click()
     await expect(tab.locator("main")).to_contain_text(first_session_text())
     await expect(tab.locator("#seats")).to_contain_text("2 of 2 seats left")
+    await expect(tab.locator("main")).to_contain_text("organised by European Union")
     for who in (ana, ben, chie):
         await act_as(tab, platform, who)
         await tab.goto(f"{platform.gateway_url}/trainings/{tid}")

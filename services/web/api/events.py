@@ -59,6 +59,7 @@ async def events(p: SignedInDep) -> Response:
         errors=errors,
         statuses=STATUSES,
         organisers=[(t["code"], t["name"]) for t in tenants],
+        tenant_names={str(t["code"]): str(t["name"]) for t in tenants},
         events=page["items"],
         next_cursor=page.get("next_cursor"),
         base_query=[(k, v) for k, v in params if k not in ("limit", "cursor")],
@@ -119,6 +120,7 @@ async def event_view(
         errors=errors or Errors(),
         values=values or {},
         organiser=p.me.organises and event["tenant"] == p.me.tenant,
+        organised_by=(await p.tenant_names()).get(event["tenant"], event["tenant"]),
         zone=await p.my_zone(),
     )
 

@@ -147,6 +147,7 @@ async def _show(
         training=training,
         mine=mine.json() if mine.status_code == 200 else None,
         organises=_organises(p, training),
+        organised_by=(await p.tenant_names()).get(training["tenant"], training["tenant"]),
         errors=errors or Errors(),
         values=values or {"name": p.me.name},
     )
