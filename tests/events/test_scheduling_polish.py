@@ -8,31 +8,20 @@ import time
 
 from services.events.scheduling import validate
 from services.events.scheduling.model import prepare
-from services.events.scheduling.solve import (
-    Meeting,
-    Participant,
-    SchedulingProblem,
-    _Best,
-    _polish,
-)
+from services.events.scheduling.solve import Meeting, Participant, _Best, _polish
+from tests.events.test_scheduling_engines import day
 
 
 def test_local_moves_remove_breaks_within_every_hard_constraint() -> None:
-    problem = SchedulingProblem(
-        n_slots=6,
-        session_of_slot=(0,) * 6,
-        n_tables=1,
-        participants=(
-            Participant(0),
-            Participant(1),
-            Participant(2),
+    problem = day(
+        6,
+        1,
+        4,
+        [Meeting(0, 0, 1), Meeting(1, 0, 2, after=frozenset({0})), Meeting(2, 0, 3)],
+        participants=[
+            *(Participant(p) for p in range(3)),
             Participant(3, unavailable=frozenset({1})),
-        ),
-        meetings=(
-            Meeting(0, 0, 1),
-            Meeting(1, 0, 2, after=frozenset({0})),
-            Meeting(2, 0, 3),
-        ),
+        ],
         fairness=2,
     )
     prep = prepare(problem, ())
@@ -53,14 +42,7 @@ def test_local_moves_remove_breaks_within_every_hard_constraint() -> None:
 
 
 def test_nothing_to_gain_leaves_the_schedule_as_it_was() -> None:
-    problem = SchedulingProblem(
-        n_slots=3,
-        session_of_slot=(0, 0, 0),
-        n_tables=1,
-        participants=(Participant(0), Participant(1), Participant(2)),
-        meetings=(Meeting(0, 0, 1), Meeting(1, 0, 2)),
-        fairness=2,
-    )
+    problem = day(3, 1, 3, [Meeting(0, 0, 1), Meeting(1, 0, 2)], fairness=2)
     prep = prepare(problem, ())
     best = _Best(prep)
     assert best.offer([0, 1], "sat")

@@ -168,7 +168,8 @@ def solve(
     hard = d is not None and problem.fairness_mode == "hard"
 
     size = sum(len(allowed) for allowed in prep.allowed)
-    limit = SAT_MAX_VARIABLES if _everything(prep, weight_bound) else SAT_MAX_OPTIONAL
+    everything = _everything(prep, weight_bound)
+    limit = SAT_MAX_VARIABLES if everything else SAT_MAX_OPTIONAL
     greedy_only = method == "greedy" or (method == "auto" and size > limit)
     # A valid schedule at once (within the fairness limit when it is hard).
     state = heuristic.construct(prep, seed)
@@ -180,7 +181,7 @@ def solve(
     bounds: dict[str, int] = {}
     used = "greedy"
     if not greedy_only:
-        if not _everything(prep, weight_bound):
+        if not everything:
             # Capacity or caps bind: the search starts from an improved greedy schedule
             # (it finds good ones slowly from scratch).
             heuristic.improve(state, started + HINT_SHARE * time_limit, seed)
@@ -188,9 +189,10 @@ def solve(
                 heuristic.enforce_cap(state, d)
                 heuristic.insert_within_cap(state, d, deadline)
             best.offer(state.slot_of, "greedy")
-        everything = _everything(prep, weight_bound)
         polish = 0.0 if everything or method != "auto" else min(POLISH_SECONDS, 0.05 * time_limit)
-        found = _search(prep, weight_bound, deadline - polish, method, seed, best, state.slot_of)
+        found = _search(
+            prep, weight_bound, everything, deadline - polish, method, seed, best, state.slot_of
+        )
         if found is not None:
             levels, bounds, used = found
             if polish and used.endswith("(time limit)") and _polish(prep, best, deadline, seed):
@@ -238,6 +240,7 @@ def _everything(prep: Prepared, weight_bound: int) -> bool:
 def _search(
     prep: Prepared,
     weight_bound: int,
+    everything: bool,
     deadline: float,
     method: str,
     seed: int,
@@ -248,7 +251,6 @@ def _search(
     lower bounds, engine name), None when it found nothing."""
     problem = prep.problem
     total = sum(prep.weight[m] for m in range(len(prep.a)) if prep.allowed[m])
-    everything = _everything(prep, weight_bound)
     goal = sat.Goal(
         fairness=problem.fairness,
         fairness_hard=problem.fairness_mode == "hard",

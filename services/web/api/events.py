@@ -59,7 +59,7 @@ async def events(p: SignedInDep) -> Response:
         errors=errors,
         statuses=STATUSES,
         organisers=[(t["code"], t["name"]) for t in tenants],
-        tenant_names={str(t["code"]): str(t["name"]) for t in tenants},
+        tenant_names=await p.tenant_names(),
         events=page["items"],
         next_cursor=page.get("next_cursor"),
         base_query=[(k, v) for k, v in params if k not in ("limit", "cursor")],
